@@ -1,10 +1,228 @@
-"""The ``backtrack`` command line."""
+"""The ``backtrack`` command line (typer).
+
+Errors a person can cause (bad numbers, an unknown format, a malformed grid) are reported as one
+``error: ...`` line on stderr with exit code 2, never as a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="backtrack-lab: search in LM reasoning.")
+from backtrack.tasks import TASK_NAMES, get_task
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="backtrack-lab: sequential search vs parallel sampling in language-model reasoning.",
+)
+
+TaskArg = Annotated[str, typer.Argument(help=f"task: {', '.join(TASK_NAMES)}")]
+NumbersOpt = Annotated[
+    list[int] | None, typer.Option("--numbers", help="CountDown numbers, e.g. --numbers 62 36 6 70")
+]
+TargetOpt = Annotated[int | None, typer.Option("--target", help="CountDown target")]
+
+
+class UserError(Exception):
+    """A problem with the command's input; shown as one line."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse (3, true, 0.5), else as text."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise UserError(f"expected key=value, got {pair!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _countdown_problem(task: Any, problem: str | None, numbers: list[int] | None, target: int | None) -> Any:
+    if problem:  # "72: 62 36 6 70"
+        head, colon, tail = problem.partition(":")
+        try:
+            target = int(head)
+            numbers = [int(x) for x in tail.replace(",", " ").split()]
+        except ValueError:
+            raise UserError(f"expected 'TARGET: N N N N', got {problem!r}") from None
+        if not colon:
+            raise UserError(f"expected 'TARGET: N N N N', got {problem!r}")
+    if not numbers or target is None:
+        raise UserError("give --numbers and --target (or 'TARGET: N N N N')")
+    return task.problem(numbers, target)
+
+
+def _problem(task_name: str, task: Any, problem: str | None, numbers: Any, target: Any, puzzle: Any) -> Any:
+    if task_name == "countdown":
+        return _countdown_problem(task, problem, numbers, target)
+    grid = puzzle or problem
+    if not grid:
+        raise UserError("give the puzzle as an 81-character grid ('.' or '0' for blanks)")
+    return task.problem(grid)
+
+
+def _task(name: str, config: list[str] | None = None) -> Any:
+    if name not in TASK_NAMES:
+        raise UserError(f"unknown task {name!r} (known: {', '.join(TASK_NAMES)})")
+    return get_task(name, **_parse_options(config))
+
+
+def _guard(fn: Any) -> Any:
+    """Turn user errors into one line on stderr (exit 2)."""
+
+    @functools.wraps(fn)  # typer reads the signature through __wrapped__
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, ValueError, FileExistsError, FileNotFoundError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            _fail(str(message))
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def solve(
+    task_name: TaskArg,
+    problem: Annotated[str | None, typer.Argument(help="'72: 62 36 6 70' or a Sudoku grid")] = None,
+    numbers: NumbersOpt = None,
+    target: TargetOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="trace format (see `backtrack formats`)")] = "dfs",
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="format option key=value, e.g. heuristic=mult, k=2, strategy=naive"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed for formats that sample (backtrack-k)")] = 0,
+    stats: Annotated[bool, typer.Option(help="print trace statistics to stderr")] = False,
+) -> None:
+    """Show the symbolic search trace for one problem."""
+    from backtrack.traces import render
+
+    task = _task(task_name)
+    prob = _problem(task_name, task, problem, numbers, target, None)
+    trace = render(task_name, prob, fmt, rng=random.Random(seed), **_parse_options(option))
+    sys.stdout.write(trace.text)
+    if stats:
+        typer.echo(json.dumps(trace.stats()), err=True)
+
+
+@app.command()
+@_guard
+def verify(
+    task_name: TaskArg,
+    numbers: NumbersOpt = None,
+    target: TargetOpt = None,
+    puzzle: Annotated[str | None, typer.Option(help="Sudoku puzzle, 81 characters")] = None,
+    answer: Annotated[str | None, typer.Option(help="the answer text to check ('-' reads stdin)")] = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", help="JSONL rows: the problem's fields and 'answer'")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="task option key=value")] = None,
+) -> None:
+    """Check an answer (expression, steps, whole trace or grid). Exit 0 if correct, 1 if not."""
+    task = _task(task_name, config)
+    if input_path is not None:
+        _verify_file(task, input_path)
+        return
+    if answer is None:
+        raise UserError("give --answer TEXT (or --input rows.jsonl)")
+    if answer == "-":
+        answer = sys.stdin.read()
+    prob = _problem(task_name, task, None, numbers, target, puzzle)
+    verdict = task.verify(prob, answer)
+    if as_json:
+        typer.echo(json.dumps(verdict.to_dict()))
+    else:
+        typer.echo(f"{'correct' if verdict.ok else 'wrong'} ({verdict.kind}): {verdict.reason}")
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+def _verify_file(task: Any, path: Path) -> None:
+    """One JSON verdict per input row; a bad row gets ok=false and a reason, never stops the file."""
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    total = correct = 0
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or "answer" not in row:
+                    raise ValueError("row needs the problem's fields and 'answer'")
+                verdict = task.verify(task.problem_from_dict(row), row["answer"]).to_dict()
+            except KeyError as exc:
+                verdict = {"ok": False, "reason": f"bad row: missing field {exc}", "kind": "error"}
+            except (ValueError, TypeError) as exc:
+                verdict = {"ok": False, "reason": f"bad row: {exc}", "kind": "error"}
+            verdict = {"line": lineno, **verdict}
+            correct += bool(verdict["ok"])
+            sys.stdout.write(json.dumps(verdict) + "\n")
+    typer.echo(f"{correct}/{total} correct", err=True)
+
+
+@app.command()
+@_guard
+def generate(
+    task_name: TaskArg,
+    n: Annotated[int, typer.Option("--n", help="number of problems")] = 1000,
+    seed: Annotated[int, typer.Option(help="seed; same arguments give byte-identical files")] = 0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="trace format")] = "dfs",
+    out: Annotated[Path, typer.Option(help="output directory (a Hugging Face dataset on disk)")] = Path(
+        "data/out"
+    ),
+    test_size: Annotated[int | None, typer.Option(help="cap on the test split")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores for large n)")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="task option key=value")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="format option key=value")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing output directory")] = False,
+) -> None:
+    """Build a dataset of traces (train/test split by content) with its metadata."""
+    from backtrack.data import build_dataset
+
+    _task(task_name, config)  # validate the task and its options before any work
+    info = build_dataset(
+        task_name,
+        n,
+        seed,
+        fmt,
+        out,
+        task_config=_parse_options(config),
+        format_options=_parse_options(option),
+        test_size=test_size,
+        workers=workers,
+        overwrite=overwrite,
+    )
+    typer.echo(str(info.summary() if hasattr(info, "summary") else info))
+
+
+@app.command()
+def formats() -> None:
+    """List the trace formats of every task."""
+    from backtrack.traces import formats as all_formats
+
+    for name in all_formats():
+        typer.echo(name)
 
 
 @app.command()
@@ -14,5 +232,41 @@ def run(recipe: str = typer.Argument(None, help="TOML recipe; the embedded defau
     raise typer.Exit(2)
 
 
-def main() -> None:
-    app()
+def _expand_multi_value_options(argv: list[str], names: tuple[str, ...] = ("--numbers",)) -> list[str]:
+    """Allow ``--numbers 62 36 6 70`` (click options take one value each) by repeating the flag."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        out.append(arg)
+        i += 1
+        if arg in names:
+            first = True
+            while i < len(argv) and not argv[i].startswith("-"):
+                if not first:
+                    out.append(arg)
+                out.append(argv[i])
+                first = False
+                i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Usage errors become one ``error: ...`` line (click would draw a box)."""
+    args = _expand_multi_value_options(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args, prog_name="backtrack", standalone_mode=False)
+    except typer.TyperException as exc:  # typer's (vendored click) usage errors
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            sys.exit(0)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {message}{hint}", err=True)
+        code = 2
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
