@@ -105,10 +105,14 @@ def solve(
     problem: Annotated[str | None, typer.Argument(help="'72: 62 36 6 70' or a Sudoku grid")] = None,
     numbers: NumbersOpt = None,
     target: TargetOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="trace format (see `backtrack formats`)")] = "dfs",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="trace format (see `backtrack formats`)")
+    ] = "dfs",
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help="format option key=value, e.g. heuristic=mult, k=2, strategy=naive"),
+        typer.Option(
+            "--option", "-o", help="format option key=value, e.g. heuristic=mult, k=2, strategy=naive"
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="seed for formats that sample (backtrack-k)")] = 0,
     stats: Annotated[bool, typer.Option(help="print trace statistics to stderr")] = False,
@@ -194,7 +198,9 @@ def generate(
     test_size: Annotated[int | None, typer.Option(help="cap on the test split")] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores for large n)")] = None,
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="task option key=value")] = None,
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="format option key=value")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="format option key=value")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing output directory")] = False,
 ) -> None:
     """Build a dataset of traces (train/test split by content) with its metadata."""
@@ -226,7 +232,9 @@ def formats() -> None:
 
 
 @app.command()
-def run(recipe: str = typer.Argument(None, help="TOML recipe; the embedded default study when omitted")) -> None:
+def run(
+    recipe: str = typer.Argument(None, help="TOML recipe; the embedded default study when omitted"),
+) -> None:
     """Run a study (data -> train -> eval -> report). Not built yet."""
     typer.echo("backtrack run: the study pipeline is not built yet (see the open issues).", err=True)
     raise typer.Exit(2)

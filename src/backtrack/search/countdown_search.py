@@ -22,10 +22,10 @@ from functools import lru_cache
 from itertools import combinations
 
 from backtrack.search.events import Event, EventKind
+from backtrack.tasks.countdown import CountdownProblem, Step, _values, combine
 
 EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BACKTRACK
 GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END
-from backtrack.tasks.countdown import CountdownProblem, Step, _values, combine
 
 HEURISTICS = ("sum", "mult")
 
@@ -115,7 +115,10 @@ def _is_goal(new: tuple[int, ...], step: Step, target: int, use_all: bool) -> bo
 
 
 def dfs(
-    problem: CountdownProblem, limits: SearchLimits = SearchLimits(), *, think: bool = False,
+    problem: CountdownProblem,
+    limits: SearchLimits = SearchLimits(),
+    *,
+    think: bool = False,
     rng: random.Random | None = None,
 ) -> Iterator[Event]:
     """Heuristic depth-first search. With ``think`` the last level is decided without writing it out:
@@ -161,8 +164,11 @@ def dfs(
 
 
 def beam(
-    problem: CountdownProblem, width: int = 3, limits: SearchLimits = SearchLimits(),
-    *, rng: random.Random | None = None,
+    problem: CountdownProblem,
+    width: int = 3,
+    limits: SearchLimits = SearchLimits(),
+    *,
+    rng: random.Random | None = None,
 ) -> Iterator[Event]:
     """Beam search (BFS keeping the ``width`` best nodes of each level by heuristic)."""
     if not 1 <= width <= 64:

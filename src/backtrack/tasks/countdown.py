@@ -202,7 +202,9 @@ class Countdown:
         known = set(CountdownConfig.__dataclass_fields__)
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown countdown option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown countdown option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(CountdownConfig(**overrides))
 
     # ---- problems -------------------------------------------------------------------------
@@ -262,7 +264,12 @@ class Countdown:
         return found
 
     def _search(
-        self, numbers: tuple[int, ...], target: int, path: list[Step], found: list[list[Step]], limit: int | None
+        self,
+        numbers: tuple[int, ...],
+        target: int,
+        path: list[Step],
+        found: list[list[Step]],
+        limit: int | None,
     ) -> bool:
         """Depth-first over every (pair, operation); True once ``limit`` solutions are found."""
         if path and path[-1].result == target and (len(numbers) == 1 or not self.config.use_all):
@@ -364,6 +371,8 @@ def rule_text(use_all: bool) -> str:
 
 def numbers_error(problem: CountdownProblem, used: list[int], use_all: bool) -> str | None:
     """Why the multiset ``used`` breaks the rule for the problem's numbers (ints, never strings)."""
+    if len(used) == len(problem.numbers) and sorted(used) == sorted(problem.numbers):
+        return None  # the common case, without building Counters
     have = Counter(problem.numbers)
     want = Counter(used)
     extra = want - have
@@ -385,7 +394,9 @@ def verify_expression(problem: CountdownProblem, expression: str, *, use_all: bo
     if sep:  # "expr = 72" is accepted when the right side is the target
         rhs = rhs.strip()
         if not (rhs.isascii() and rhs.isdigit() and len(rhs) <= 12 and int(rhs) == problem.target):
-            return reject(f"the expression is said to equal {rhs[:20]!r}, not the target {problem.target}", kind)
+            return reject(
+                f"the expression is said to equal {rhs[:20]!r}, not the target {problem.target}", kind
+            )
     try:
         value, literals = evaluate_expression(lhs, positive_integers=True)
     except ExpressionError as exc:
@@ -466,7 +477,9 @@ def detect_kind(text: str) -> str:
         return "think"
     body = extract_answer(text)
     lines = [ln for ln in body.replace(";", "\n").splitlines() if ln.strip()]
-    if len(lines) > 1 or (len(lines) == 1 and body.count("=") == 1 and parse_step(_strip_step_prefix(lines[0]))):
+    if len(lines) > 1 or (
+        len(lines) == 1 and body.count("=") == 1 and parse_step(_strip_step_prefix(lines[0]))
+    ):
         return "steps"
     return "expression"
 
@@ -489,4 +502,3 @@ def steps_to_expression(numbers: tuple[int, ...], steps: list[Step]) -> str:
         expr = f"({left}{step.op}{right})"
         pool.append((step.result, expr))
     return expr[1:-1] if expr.startswith("(") else expr
-

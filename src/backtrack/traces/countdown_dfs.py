@@ -198,7 +198,13 @@ class _Parser:
             if not self.goal_claimed:
                 self.errors.insert(0, "no goal reached")
         return ParsedTrace(
-            self.goal_claimed, self.valid, self.backtracks, self.dead_ends, self.steps, self.answer, self.errors
+            self.goal_claimed,
+            self.valid,
+            self.backtracks,
+            self.dead_ends,
+            self.steps,
+            self.answer,
+            self.errors,
         )
 
     def line(self, k: int, line: str) -> bool:
@@ -245,7 +251,9 @@ class _Parser:
         if known is None:
             return  # the error was reported where the node was made
         if not _same(nums, known[0]):
-            self.error(k, f"state {format_numbers(nums)} of node #{node} should be {format_numbers(known[0])}")
+            self.error(
+                k, f"state {format_numbers(nums)} of node #{node} should be {format_numbers(known[0])}"
+            )
         ops = parse_ops(ops_text)
         if ops is not None and ops != [str(s) for s in known[1]]:
             self.error(k, f"operations of node #{node} should be {format_ops(known[1])}")

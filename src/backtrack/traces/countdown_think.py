@@ -15,7 +15,11 @@ from backtrack.traces.base import ParsedTrace, Trace
 
 
 def render(
-    problem: CountdownProblem, rng: random.Random | None = None, *, heuristic: str = "sum", use_all: bool = True
+    problem: CountdownProblem,
+    rng: random.Random | None = None,
+    *,
+    heuristic: str = "sum",
+    use_all: bool = True,
 ) -> Trace:
     return countdown_dfs.render(problem, rng, heuristic=heuristic, use_all=use_all, think=True)
 
