@@ -22,7 +22,7 @@ from functools import lru_cache
 from itertools import combinations
 
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.countdown import CountdownProblem, Step, _values, combine
+from backtrack.tasks.countdown import CountdownProblem, Step, combine, reachable_values
 
 EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BACKTRACK
 GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END
@@ -214,9 +214,9 @@ def _reachable_hint(problem: CountdownProblem, use_all: bool) -> frozenset[int] 
     """Values reachable from the problem (a fast check so unsolvable problems skip the full DFS)."""
     nums = tuple(sorted(problem.numbers))
     if use_all:
-        return _values(nums)
+        return reachable_values(nums)
     out: set[int] = set()
     for size in range(1, len(nums) + 1):
         for subset in combinations(nums, size):
-            out |= _values(subset)
+            out |= reachable_values(subset)
     return out

@@ -91,7 +91,9 @@ class _Search:
     def state(self) -> str:
         return grid_to_str(self.board)
 
-    def event(self, kind: EventKind, node: tuple[int, ...], action: object = None, info: object = None) -> Event:
+    def event(
+        self, kind: EventKind, node: tuple[int, ...], action: object = None, info: object = None
+    ) -> Event:
         self.events += 1
         return Event(kind, node, self.state(), action, info)
 
@@ -211,7 +213,8 @@ class _Search:
         self.pending = []
         try:
             while self.naked_singles(node) or (
-                self.techniques and (self.hidden_single(node) or self.naked_subsets() or self.locked_candidates())
+                self.techniques
+                and (self.hidden_single(node) or self.naked_subsets() or self.locked_candidates())
             ):
                 pass
         except _DeadEnd as dead:
@@ -251,7 +254,9 @@ class _Search:
                 return _Status.STOPPED
             if k > 0:  # the previous candidate failed: control is back at this choice point
                 failed = (r, c, candidates[k - 1])
-                yield self.event(EventKind.BACKTRACK, node, failed, {"candidates": candidates, "exhausted": False})
+                yield self.event(
+                    EventKind.BACKTRACK, node, failed, {"candidates": candidates, "exhausted": False}
+                )
             self.place(cell, v)
             self.guesses += 1
             yield self.event(EventKind.GENERATE, node, (r, c, v), candidates)
@@ -298,10 +303,14 @@ def dfs_strategy(
 STRATEGIES: dict[str, Callable[..., Iterator[Event]]] = {"naive": dfs_naive, "strategy": dfs_strategy}
 
 
-def search_events(problem: SudokuProblem | str, strategy: str = "naive", **limits: int | None) -> Iterator[Event]:
+def search_events(
+    problem: SudokuProblem | str, strategy: str = "naive", **limits: int | None
+) -> Iterator[Event]:
     """The events of ``strategy`` ('naive' or 'strategy') on ``problem``."""
     try:
         run = STRATEGIES[strategy]
     except KeyError:
-        raise ValueError(f"unknown sudoku search strategy {strategy!r} (known: {', '.join(STRATEGIES)})") from None
+        raise ValueError(
+            f"unknown sudoku search strategy {strategy!r} (known: {', '.join(STRATEGIES)})"
+        ) from None
     return run(problem, **limits)

@@ -95,7 +95,7 @@ def _results(x: int, y: int) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=1 << 18)
-def _values(numbers: tuple[int, ...]) -> frozenset[int]:
+def reachable_values(numbers: tuple[int, ...]) -> frozenset[int]:
     """Every value reachable by legal steps that use all of ``numbers`` (a sorted tuple)."""
     if len(numbers) == 1:
         return frozenset(numbers)
@@ -106,23 +106,23 @@ def _values(numbers: tuple[int, ...]) -> frozenset[int]:
         for picked in combinations(range(1, n), size):
             left = (numbers[0], *(numbers[i] for i in picked))
             right = tuple(numbers[i] for i in range(1, n) if i not in picked)
-            right_values = _values(right)
-            for x in _values(left):
+            right_values = reachable_values(right)
+            for x in reachable_values(left):
                 for y in right_values:
                     out.update(_results(x, y))
     return frozenset(out)
 
 
-def _reaches(numbers: tuple[int, ...], target: int) -> bool:
+def reaches(numbers: tuple[int, ...], target: int) -> bool:
     """Whether ``target`` is reachable using all ``numbers``, without building the full value set."""
     if len(numbers) <= 2:
-        return target in _values(tuple(sorted(numbers)))
+        return target in reachable_values(tuple(sorted(numbers)))
     nums = sorted(numbers)
     n = len(nums)
     # One number against the rest: invert each operation and look the partner up in a set.
     for i in range(n):
         x = nums[i]
-        rest_values = _values(tuple(nums[:i] + nums[i + 1 :]))
+        rest_values = reachable_values(tuple(nums[:i] + nums[i + 1 :]))
         if (
             target - x in rest_values
             or (target % x == 0 and target // x in rest_values)
@@ -140,8 +140,8 @@ def _reaches(numbers: tuple[int, ...], target: int) -> bool:
             right = tuple(nums[i] for i in range(1, n) if i not in picked)
             if len(right) < 2:
                 continue
-            right_values = _values(right)
-            for x in _values(left):
+            right_values = reachable_values(right)
+            for x in reachable_values(left):
                 for y in right_values:
                     if target in _results(x, y):
                         return True
@@ -238,10 +238,10 @@ class Countdown:
 
     def is_solvable(self, problem: CountdownProblem) -> bool:
         if self.config.use_all:
-            return _reaches(problem.numbers, problem.target)
+            return reaches(problem.numbers, problem.target)
         nums = problem.numbers
         return any(
-            _reaches(tuple(nums[i] for i in subset), problem.target)
+            reaches(tuple(nums[i] for i in subset), problem.target)
             for size in range(1, len(nums) + 1)
             for subset in combinations(range(len(nums)), size)
         )

@@ -39,7 +39,9 @@ UNITS: tuple[tuple[int, ...], ...] = (
     + tuple(tuple(r * 9 + c for r in range(9)) for c in range(9))
     + tuple(tuple(i for i in range(N_CELLS) if BOX_OF[i] == b) for b in range(9))
 )
-UNIT_NAMES = tuple([f"row {k}" for k in range(9)] + [f"column {k}" for k in range(9)] + [f"box {k}" for k in range(9)])
+UNIT_NAMES = tuple(
+    [f"row {k}" for k in range(9)] + [f"column {k}" for k in range(9)] + [f"box {k}" for k in range(9)]
+)
 UNITS_OF = tuple((ROW_OF[i], 9 + COL_OF[i], 18 + BOX_OF[i]) for i in range(N_CELLS))
 PEERS: tuple[tuple[int, ...], ...] = tuple(
     tuple(sorted({j for u in UNITS_OF[i] for j in UNITS[u]} - {i})) for i in range(N_CELLS)
@@ -101,7 +103,9 @@ def parse_grid(text: str) -> str:
     cells = "".join(text.split())
     for k, ch in enumerate(cells):
         if ch not in _DIGIT_VALUE and ch != ".":
-            raise ValueError(f"invalid character {ch!r} at cell {k} of the grid; use digits 1-9 and '0' or '.'")
+            raise ValueError(
+                f"invalid character {ch!r} at cell {k} of the grid; use digits 1-9 and '0' or '.'"
+            )
         if k >= N_CELLS:
             break
     if len(cells) != N_CELLS:
@@ -300,7 +304,7 @@ class _Frame:
     cell: int
     candidates: tuple[int, ...]
     tried: set[int]
-    snapshot: tuple[list[int], list[int], list[int], list[int], int]
+    snapshot: tuple[list[int], list[int], int]
 
 
 @dataclass(slots=True)
@@ -332,16 +336,57 @@ class Replay:
         return self.fills + self.guesses
 
 
+# A line read into (kind, cell, candidates, digit); kind _BAD carries the error text as "cell".
+_FILL, _GUESS, _NOCAND, _REVERT, _BAD = range(5)
+_Line = tuple[int, Any, tuple[int, ...], int]
+# Canonical fills are most lines of any trace: a dict lookup skips the regex for them.
+_CANONICAL_FILLS: dict[str, _Line] = {
+    format_fill(i, v): (_FILL, i, (), v) for i in range(N_CELLS) for v in range(1, 10)
+}
+
+
+def _cell_index(match: re.Match[str]) -> int:
+    return int(match.group(1)) * 9 + int(match.group(2))
+
+
+def _candidates(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
+
+
+def _read_line(line: str, allow_search: bool) -> _Line:
+    """Classify one stripped, non-empty line (pure function of the text, so results are cached)."""
+    head = line[0] if len(line) <= MAX_LINE_CHARS else ""
+    m: re.Match[str] | None = None
+    if head == "(":
+        m = _FILL_RE.fullmatch(line)
+        if m:
+            return (_FILL, _cell_index(m), (), int(m.group(3)))
+    elif allow_search and head == "g":
+        m = _GUESS_RE.fullmatch(line)
+        if m:
+            return (_GUESS, _cell_index(m), _candidates(m.group(3)), int(m.group(4)))
+    elif allow_search and head == "n":
+        m = _NOCAND_RE.fullmatch(line)
+        if m:
+            return (_NOCAND, _cell_index(m), (), 0)
+    elif allow_search and head == "r":
+        m = _REVERT_RE.fullmatch(line)
+        if m:
+            return (_REVERT, _cell_index(m), _candidates(m.group(3)), 0)
+    expected = "'(r, c) = v', 'guess:', 'nocand:' or 'revert:'" if allow_search else "'(r, c) = v'"
+    return (_BAD, f"unreadable line {line[:40]!r}; expected {expected}", (), 0)
+
+
 class _Replayer:
-    """The state machine behind ``replay``: a board, its unit masks and a stack of open guesses."""
+    """The state machine behind ``replay``: a board, its 27 unit masks and a stack of open guesses."""
 
     def __init__(self, puzzle: list[int], max_errors: int) -> None:
-        self.board = list(puzzle)
-        self.givens = [v != 0 for v in puzzle]
         masks = _unit_masks(puzzle)
         if masks is None:
             raise ValueError("the puzzle repeats a digit in a unit")
-        self.rows, self.cols, self.boxes = masks
+        self.board = list(puzzle)
+        self.givens = [v != 0 for v in puzzle]
+        self.units = masks[0] + masks[1] + masks[2]  # indexed like UNITS: rows, columns, boxes
         self.filled = sum(self.givens)
         self.stack: list[_Frame] = []
         self.failed = False  # the current branch hit a dead end; a retry or revert must follow
@@ -353,40 +398,43 @@ class _Replayer:
             self.result.errors.append(f"line {lineno}: {message}")
 
     def conflict(self, i: int, v: int) -> str | None:
+        """Which unit of cell ``i`` already holds ``v``, or None (the common case, one mask test)."""
         b = BIT[v]
-        for mask, unit, name in (
-            (self.rows[ROW_OF[i]], ROW_OF[i], "row"),
-            (self.cols[COL_OF[i]], 9 + COL_OF[i], "column"),
-            (self.boxes[BOX_OF[i]], 18 + BOX_OF[i], "box"),
-        ):
-            if mask & b:
-                at = next((j for j in UNITS[unit] if self.board[j] == v), i)
-                return f"{name} {unit % 9} ({v} already at {CELL_NAMES[at]})"
-        return None
+        units = self.units
+        r, c, x = UNITS_OF[i]
+        if not (units[r] | units[c] | units[x]) & b:
+            return None
+        u = next(u for u in (r, c, x) if units[u] & b)
+        at = next((j for j in UNITS[u] if self.board[j] == v), i)
+        return f"{UNIT_NAMES[u]} ({v} already at {CELL_NAMES[at]})"
 
     def place(self, i: int, v: int) -> None:
         b = BIT[v]
+        units = self.units
+        r, c, x = UNITS_OF[i]
         self.board[i] = v
-        self.rows[ROW_OF[i]] |= b
-        self.cols[COL_OF[i]] |= b
-        self.boxes[BOX_OF[i]] |= b
+        units[r] |= b
+        units[c] |= b
+        units[x] |= b
         self.filled += 1
 
-    def snapshot(self) -> tuple[list[int], list[int], list[int], list[int], int]:
-        return (self.board[:], self.rows[:], self.cols[:], self.boxes[:], self.filled)
-
     def restore(self, frame: _Frame) -> None:
-        board, rows, cols, boxes, filled = frame.snapshot
-        self.board, self.rows, self.cols, self.boxes = board[:], rows[:], cols[:], boxes[:]
-        self.filled = filled
+        board, units, filled = frame.snapshot
+        self.board, self.units, self.filled = board[:], units[:], filled
 
-    def top_name(self) -> str:
-        return CELL_NAMES[self.stack[-1].cell] if self.stack else "nothing (no guess is open)"
+    def expected(self) -> str:
+        """What must follow a dead end, for error messages."""
+        if self.stack:
+            return f"expected a retry or revert of {CELL_NAMES[self.stack[-1].cell]}"
+        return "but no guess is left open to return to"
 
     # -- one method per line kind ---------------------------------------------------------------
     def fill(self, ln: int, i: int, v: int) -> None:
         if self.failed:
-            self.error(ln, f"fill {format_fill(i, v)} after a dead end; expected a retry or revert of {self.top_name()}")
+            self.error(
+                ln,
+                f"fill {format_fill(i, v)} after a dead end; {self.expected()}",
+            )
             self.failed = False
         if self.board[i]:
             what = "a given" if self.givens[i] else "already filled"
@@ -403,7 +451,10 @@ class _Replayer:
             self.retry(ln, self.stack[-1], candidates, v)
             return
         if self.failed:
-            self.error(ln, f"guess at {CELL_NAMES[i]} after a dead end; expected a retry or revert of {self.top_name()}")
+            self.error(
+                ln,
+                f"guess at {CELL_NAMES[i]} after a dead end; {self.expected()}",
+            )
             self.failed = False
         if self.board[i]:
             self.error(ln, f"guess at {CELL_NAMES[i]}, which is already filled")
@@ -417,14 +468,16 @@ class _Replayer:
                 break
         if v not in candidates:
             self.error(ln, f"guess {CELL_NAMES[i]} = {v} is not among its candidates {list(candidates)}")
-        self.stack.append(_Frame(i, candidates, {v}, self.snapshot()))
+        self.stack.append(_Frame(i, candidates, {v}, (self.board[:], self.units[:], self.filled)))
         self.place(i, v)
         self.result.guesses += 1
 
     def retry(self, ln: int, frame: _Frame, candidates: tuple[int, ...], v: int) -> None:
         name = CELL_NAMES[frame.cell]
         if candidates != frame.candidates:
-            self.error(ln, f"candidates of {name} changed from {list(frame.candidates)} to {list(candidates)}")
+            self.error(
+                ln, f"candidates of {name} changed from {list(frame.candidates)} to {list(candidates)}"
+            )
         if v not in frame.candidates:
             self.error(ln, f"guess {name} = {v} is not among its candidates {list(frame.candidates)}")
         elif v in frame.tried:
@@ -440,7 +493,7 @@ class _Replayer:
         # A dead end need not be provable from the written lines alone (the strategy format removes
         # candidates silently), so only its shape is checked: the cell must still be empty.
         if self.failed:
-            self.error(ln, f"nocand after a dead end; expected a retry or revert of {self.top_name()}")
+            self.error(ln, f"nocand after a dead end; {self.expected()}")
         if self.board[i]:
             self.error(ln, f"nocand at {CELL_NAMES[i]}, which is filled")
         self.failed = True
@@ -448,13 +501,17 @@ class _Replayer:
 
     def revert(self, ln: int, i: int, candidates: tuple[int, ...]) -> None:
         if not self.stack or self.stack[-1].cell != i:
-            self.error(ln, f"revert of {CELL_NAMES[i]}, but the innermost open guess is {self.top_name()}")
+            open_cell = CELL_NAMES[self.stack[-1].cell] if self.stack else "none"
+            self.error(ln, f"revert of {CELL_NAMES[i]}, but the innermost open guess is {open_cell}")
             return
         frame = self.stack[-1]
         if not self.failed:
             self.error(ln, f"revert of {CELL_NAMES[i]} without a dead end below it")
         if candidates != frame.candidates:
-            self.error(ln, f"candidates of {CELL_NAMES[i]} changed from {list(frame.candidates)} to {list(candidates)}")
+            self.error(
+                ln,
+                f"candidates of {CELL_NAMES[i]} changed from {list(frame.candidates)} to {list(candidates)}",
+            )
         untried = [d for d in frame.candidates if d not in frame.tried]
         if untried:
             self.error(ln, f"revert of {CELL_NAMES[i]} before trying {untried[0]}")
@@ -465,60 +522,38 @@ class _Replayer:
         self.result.gave_up = not self.stack
 
 
-def _cell_index(match: re.Match[str]) -> int:
-    return int(match.group(1)) * 9 + int(match.group(2))
-
-
-def _candidates(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(","))
-
-
-def _dispatch(rp: _Replayer, ln: int, line: str, allow_search: bool) -> None:
-    """Read one stripped, non-empty line and apply it; an unreadable line is an error."""
-    head = line[0] if len(line) <= MAX_LINE_CHARS else ""
-    if head == "(":
-        m = _FILL_RE.fullmatch(line)
-        if m:
-            rp.fill(ln, _cell_index(m), int(m.group(3)))
-            return
-    elif allow_search and head == "g":
-        m = _GUESS_RE.fullmatch(line)
-        if m:
-            rp.guess(ln, _cell_index(m), _candidates(m.group(3)), int(m.group(4)))
-            return
-    elif allow_search and head == "n":
-        m = _NOCAND_RE.fullmatch(line)
-        if m:
-            rp.nocand(ln, _cell_index(m))
-            return
-    elif allow_search and head == "r":
-        m = _REVERT_RE.fullmatch(line)
-        if m:
-            rp.revert(ln, _cell_index(m), _candidates(m.group(3)))
-            return
-    expected = "'(r, c) = v', 'guess:', 'nocand:' or 'revert:'" if allow_search else "'(r, c) = v'"
-    rp.error(ln, f"unreadable line {line[:40]!r}; expected {expected}")
-
-
-def replay(
-    puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_error: bool = False
-) -> Replay:
+def replay(puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_error: bool = False) -> Replay:
     """Replay fill lines (and, with ``allow_search``, guess/nocand/revert lines) against ``puzzle``.
 
     Every fill must target an empty cell with a digit its row, column and box lack; a trace must end
     when the grid is complete. Blank lines and spaces around tokens are tolerated. Bounded work:
-    a regex without nested ambiguity per line and O(1) mask checks per fill.
+    each distinct line is read once (a linear regex on at most MAX_LINE_CHARS characters), and each
+    line then costs O(1) mask operations, or one board copy for a guess or backtrack.
     """
     rp = _Replayer(grid_values(puzzle), MAX_REPLAY_ERRORS)
+    seen: dict[str, _Line] = {}
     for ln, raw in enumerate(text.split("\n"), 1):
-        line = raw.strip()
-        if not line:
-            continue
+        read = _CANONICAL_FILLS.get(raw) or seen.get(raw)
+        if read is None:
+            line = raw.strip()
+            if not line:
+                continue
+            read = seen[raw] = _read_line(line, allow_search)
         if rp.filled == N_CELLS:
             rp.error(ln, "text continues after the grid is complete")
             break
-        _dispatch(rp, ln, line, allow_search)
-        if stop_at_first_error and rp.result.errors:
+        kind, i, candidates, v = read
+        if kind == _FILL:
+            rp.fill(ln, i, v)
+        elif kind == _GUESS:
+            rp.guess(ln, i, candidates, v)
+        elif kind == _NOCAND:
+            rp.nocand(ln, i)
+        elif kind == _REVERT:
+            rp.revert(ln, i, candidates)
+        else:
+            rp.error(ln, i)
+        if rp.result.errors and (stop_at_first_error or len(rp.result.errors) >= rp.max_errors):
             break
     result = rp.result
     result.board = grid_to_str(rp.board)
@@ -619,7 +654,9 @@ class Sudoku:
         known = set(SudokuConfig.__dataclass_fields__)
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown sudoku option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown sudoku option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(SudokuConfig(**overrides))
 
     # ---- problems -----------------------------------------------------------------------------
@@ -632,7 +669,9 @@ class Sudoku:
             first: list[int] = []
             n = _search(grid_values(puzzle), 2, first=first)
             if n != 1:
-                raise ValueError("the puzzle has no solution" if n == 0 else "the puzzle has more than one solution")
+                raise ValueError(
+                    "the puzzle has no solution" if n == 0 else "the puzzle has more than one solution"
+                )
             return SudokuProblem(puzzle, grid_to_str(first))
         solution = parse_grid(solution)
         wrong = check_solution(puzzle, solution)
@@ -666,7 +705,9 @@ class Sudoku:
             puzzle = dig_puzzle(solution, target, rng)
             if N_CELLS - puzzle.count(0) <= c.max_givens:
                 return SudokuProblem(grid_to_str(puzzle), grid_to_str(solution))
-        raise RuntimeError(f"no puzzle with <= {c.max_givens} givens in {c.max_tries} grids; raise max_givens")
+        raise RuntimeError(
+            f"no puzzle with <= {c.max_givens} givens in {c.max_tries} grids; raise max_givens"
+        )
 
     # ---- solving ------------------------------------------------------------------------------
     def solve(self, problem: SudokuProblem | str) -> str | None:

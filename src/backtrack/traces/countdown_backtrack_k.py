@@ -31,11 +31,11 @@ from backtrack.tasks.countdown import (
     CountdownConfig,
     CountdownProblem,
     Step,
-    _reaches,
     apply_step,
     check_step,
     combine,
     parse_step,
+    reaches,
     steps_to_expression,
 )
 from backtrack.traces.base import ParsedTrace, Trace
@@ -75,7 +75,7 @@ def _wrong_branches(
             after = apply_step(nums, step)
             if len(after) == 1 and step.result == problem.target:
                 continue  # another solution, not a wrong branch
-            (other if len(after) > 1 and _reaches(after, problem.target) else hopeless).append((at, step))
+            (other if len(after) > 1 and reaches(after, problem.target) else hopeless).append((at, step))
     rng.shuffle(hopeless)
     rng.shuffle(other)
     branches: list[_Branch] = []

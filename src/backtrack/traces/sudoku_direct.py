@@ -13,7 +13,9 @@ from backtrack.traces.base import ParsedTrace, Trace
 from backtrack.traces.sudoku_lines import events_for, parse_text, solution_fills
 
 
-def render(problem: SudokuProblem | str, rng: random.Random | None = None, *, strategy: str = "naive") -> Trace:
+def render(
+    problem: SudokuProblem | str, rng: random.Random | None = None, *, strategy: str = "naive"
+) -> Trace:
     """The direct solution of ``problem``. The search is deterministic, so ``rng`` is unused."""
     del rng
     fills, solved = solution_fills(events_for(problem, strategy))

@@ -87,7 +87,9 @@ def parse_text(problem: SudokuProblem | str, text: str, *, allow_search: bool) -
     try:
         puzzle = puzzle_of(problem)
         if not isinstance(text, str):
-            return ParsedTrace(False, False, 0, 0, 0, None, [f"trace must be text, got {type(text).__name__}"])
+            return ParsedTrace(
+                False, False, 0, 0, 0, None, [f"trace must be text, got {type(text).__name__}"]
+            )
         result = replay(puzzle, text, allow_search=allow_search)
     except Exception as exc:  # a malformed problem; model text cannot get here
         return ParsedTrace(False, False, 0, 0, 0, None, [f"cannot replay: {type(exc).__name__}: {exc}"])
