@@ -181,6 +181,13 @@ class CountdownConfig:
             raise ValueError("max_tries must be >= 1")
 
 
+@lru_cache(maxsize=64)
+def _heldout_targets(c: CountdownConfig) -> frozenset[int]:
+    targets = list(range(c.min_target, c.max_target + 1))
+    k = round(len(targets) * c.heldout_target_fraction)
+    return frozenset(random.Random(f"heldout:{c.split_seed}").sample(targets, k))
+
+
 @dataclass(frozen=True, slots=True)
 class CountdownProblem:
     numbers: tuple[int, ...]
@@ -228,10 +235,7 @@ class Countdown:
 
     def heldout_targets(self) -> frozenset[int]:
         """Targets reserved for the test split, chosen by ``split_seed`` (content, not index, decides)."""
-        c = self.config
-        targets = list(range(c.min_target, c.max_target + 1))
-        k = round(len(targets) * c.heldout_target_fraction)
-        return frozenset(random.Random(f"heldout:{c.split_seed}").sample(targets, k))
+        return _heldout_targets(self.config)
 
     def split_of(self, problem: CountdownProblem) -> str:
         return "test" if problem.target in self.heldout_targets() else "train"

@@ -425,15 +425,15 @@ class _Replayer:
     def expected(self) -> str:
         """What must follow a dead end, for error messages."""
         if self.stack:
-            return f"expected a retry or revert of {CELL_NAMES[self.stack[-1].cell]}"
-        return "but no guess is left open to return to"
+            return f"; expected a retry or revert of {CELL_NAMES[self.stack[-1].cell]}"
+        return ", but no guess is left open to return to"
 
     # -- one method per line kind ---------------------------------------------------------------
     def fill(self, ln: int, i: int, v: int) -> None:
         if self.failed:
             self.error(
                 ln,
-                f"fill {format_fill(i, v)} after a dead end; {self.expected()}",
+                f"fill {format_fill(i, v)} after a dead end{self.expected()}",
             )
             self.failed = False
         if self.board[i]:
@@ -453,7 +453,7 @@ class _Replayer:
         if self.failed:
             self.error(
                 ln,
-                f"guess at {CELL_NAMES[i]} after a dead end; {self.expected()}",
+                f"guess at {CELL_NAMES[i]} after a dead end{self.expected()}",
             )
             self.failed = False
         if self.board[i]:
@@ -493,7 +493,7 @@ class _Replayer:
         # A dead end need not be provable from the written lines alone (the strategy format removes
         # candidates silently), so only its shape is checked: the cell must still be empty.
         if self.failed:
-            self.error(ln, f"nocand after a dead end; {self.expected()}")
+            self.error(ln, f"nocand after a dead end{self.expected()}")
         if self.board[i]:
             self.error(ln, f"nocand at {CELL_NAMES[i]}, which is filled")
         self.failed = True
