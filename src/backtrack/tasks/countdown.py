@@ -488,21 +488,28 @@ def detect_kind(text: str) -> str:
     return "expression"
 
 
-def steps_to_expression(numbers: tuple[int, ...], steps: list[Step]) -> str:
-    """A fully bracketed expression equivalent to a legal step sequence (outer brackets dropped)."""
-    pool: list[tuple[int, str]] = [(n, str(n)) for n in numbers]
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 
-    def take(value: int) -> str:
-        for i, (v, expr) in enumerate(pool):
+
+def steps_to_expression(numbers: tuple[int, ...], steps: list[Step]) -> str:
+    """An expression equivalent to a legal step sequence, with only the brackets it needs."""
+    pool: list[tuple[int, str, int]] = [(n, str(n), 3) for n in numbers]  # value, text, precedence
+
+    def take(value: int) -> tuple[str, int]:
+        for i, (v, text, prec) in enumerate(pool):
             if v == value:
                 del pool[i]
-                return expr
+                return text, prec
         raise ValueError(f"{value} is not available")
 
-    expr = ""
     for step in steps:
-        left = take(step.a)
-        right = take(step.b)
-        expr = f"({left}{step.op}{right})"
-        pool.append((step.result, expr))
-    return expr[1:-1] if expr.startswith("(") else expr
+        prec = _PRECEDENCE[step.op]
+        left, left_prec = take(step.a)
+        right, right_prec = take(step.b)
+        if left_prec < prec:
+            left = f"({left})"
+        # a - (b + c) and a / (b * c) need their brackets; a + (b + c) and a * (b * c) do not
+        if right_prec < prec or (right_prec == prec and step.op in "-/"):
+            right = f"({right})"
+        pool.append((step.result, f"{left}{step.op}{right}", prec))
+    return pool[-1][1] if steps else " ".join(text for _, text, _ in pool)
