@@ -17,6 +17,6 @@ WORDS = (
     "subtraction", "must", "stay", "positive", "division", "exact", "Show", "your", "work", "give",
     "final", "expression", "in",
 )  # fmt: skip
-SYMBOLS = ("+", "-", "*", "/", "=", "[", "]", "#", ",", ":", ".", "'", ";", "(", ")", "<", ">")
+SYMBOLS = (", ", ": ", "+", "-", "*", "/", "=", "[", "]", "#", ",", ":", ".", "'", ";", "(", ")", "<", ">")
 DIGITS = tuple("0123456789")
 VOCABULARY = WORDS + SYMBOLS + DIGITS

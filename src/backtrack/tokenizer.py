@@ -1,0 +1,173 @@
+"""Small task vocabularies as Hugging Face fast tokenizers.
+
+The models here are trained from scratch on one task, so a tokenizer only needs the few strings that
+task's formats write: whole words and symbols kept as single tokens, numbers split into digits (as in
+the reference study, so a model never has to memorise a token per number), and nothing learned from
+data. Building the vocabulary from ``task.vocabulary()`` instead of training BPE keeps token ids
+deterministic and makes every token meaningful.
+
+The result is a plain ``transformers.PreTrainedTokenizerFast`` (``tokenizers`` pipeline: Split
+pre-tokenizer, WordLevel model, Fuse decoder), so ``save_pretrained`` and
+``AutoTokenizer.from_pretrained(path)`` work with no code from this package.
+
+Special tokens and ``add_special_tokens``
+    Ids 0..3 are ``<pad>``, ``<s>`` (bos), ``</s>`` (eos) and ``<unk>``. With ``add_special_tokens=True``
+    (the default of ``encode`` / ``__call__``) BOS is prepended and EOS is *not* appended, as for Llama:
+    a prompt encoded for generation must stay open, so whoever builds training sequences appends EOS to
+    the completion. A pair ``(prompt, completion)`` encodes as ``<s> prompt completion`` (one BOS).
+    ``build_tokenizer(..., add_bos=False)`` adds no special token at all. The rule lives in the
+    post-processor saved in ``tokenizer.json``, which is what a reload uses (transformers 5 does not
+    save ``add_bos_token``, so that attribute reads False after ``from_pretrained`` although BOS is
+    still added; assigning it rebuilds transformers' own template, whose pair form has two BOS).
+
+Exact round trip
+    Nothing is normalised or stripped and the decoder concatenates tokens as they are, with
+    ``clean_up_tokenization_spaces=False``; so ``decode(encode(text), skip_special_tokens=True) == text``
+    for any text the task's renderers write. A character outside the vocabulary becomes one ``<unk>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "UNK",
+    "build_tokenizer",
+    "split_pattern",
+    "token_count",
+    "tokenizer_from_vocabulary",
+    "vocabulary",
+]
+
+PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
+SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3 in every vocabulary
+DIGITS = tuple("0123456789")
+WHITESPACE = (" ", "\n")
+
+
+def vocabulary(literals: Iterable[str]) -> list[str]:
+    """The ordered token list for ``literals``: ids are list positions.
+
+    Order (fixed, so the same literals always give the same ids): the special tokens, the literals in
+    the order given (duplicates dropped), a leading-space variant of every literal that holds a letter
+    (``" State"``: formats write most words after a space, and one token for the pair saves a token
+    per word), then any of the digits, ``" "`` and ``"\\n"`` not yet present.
+    """
+    literals = list(literals)
+    for literal in literals:
+        if not isinstance(literal, str) or not literal:
+            raise ValueError(f"vocabulary literals must be non-empty strings, got {literal!r}")
+        if literal in SPECIAL_TOKENS:
+            raise ValueError(f"{literal!r} is a special token; it cannot also be a task literal")
+    spaced = [" " + lit for lit in literals if not lit[0].isspace() and any(ch.isalpha() for ch in lit)]
+    return list(dict.fromkeys([*SPECIAL_TOKENS, *literals, *spaced, *DIGITS, *WHITESPACE]))
+
+
+def _escape(literal: str) -> str:
+    """``literal`` as an Oniguruma pattern matching exactly itself.
+
+    ``re.escape`` targets Python's engine (it writes a raw newline after a backslash, for one), so
+    this escapes for Oniguruma directly: letters and digits stay, everything else is a code point.
+    """
+    return "".join(ch if ch.isascii() and ch.isalnum() else f"\\x{{{ord(ch):x}}}" for ch in literal)
+
+
+def split_pattern(tokens: Iterable[str]) -> str:
+    """The pre-tokenizer regex: longest literal first, then a single digit, then any one character.
+
+    Oniguruma takes the first alternative that matches, so sorting longest first makes the split a
+    greedy longest match ("Operations" before "Operation", " State" before " "). Single digits come
+    before the catch-all so that numbers always split into digits; the catch-all isolates each unknown
+    character so it becomes exactly one ``<unk>``.
+    """
+    pieces = sorted(
+        (t for t in dict.fromkeys(tokens) if t not in SPECIAL_TOKENS and len(t) > 1),
+        key=lambda t: (-len(t), t),
+    )
+    return "|".join([*(_escape(t) for t in pieces), "[0-9]", r"[\s\S]"])
+
+
+def tokenizer_from_vocabulary(
+    literals: Iterable[str], *, add_bos: bool = True, **init_kwargs: Any
+) -> PreTrainedTokenizerFast:
+    """A word-level fast tokenizer over ``vocabulary(literals)`` (see the module docstring).
+
+    ``init_kwargs`` are stored in the saved ``tokenizer_config.json`` (``build_tokenizer`` records the
+    task there); values must be JSON-serialisable.
+    """
+    tokens = vocabulary(literals)
+    vocab = {tok: i for i, tok in enumerate(tokens)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
+    backend.normalizer = None
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(split_pattern(tokens)), behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    # Special tokens must never match inside text by accident nor lose neighbouring spaces.
+    backend.add_special_tokens(
+        [
+            AddedToken(tok, special=True, normalized=False, lstrip=False, rstrip=False)
+            for tok in SPECIAL_TOKENS
+        ]
+    )
+    json.dumps(init_kwargs)  # fail here, not at save time, on values that cannot be saved
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=PAD,
+        bos_token=BOS,
+        eos_token=EOS,
+        unk_token=UNK,
+        add_bos_token=add_bos,
+        add_eos_token=False,
+        clean_up_tokenization_spaces=False,
+        **init_kwargs,
+    )
+    # transformers' own template would put a second BOS before the pair's second text; a pair here is
+    # (prompt, completion) of one causal sequence, so the completion follows the prompt directly.
+    bos = f"{BOS}:0 " if add_bos else ""
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos}$A:0", pair=f"{bos}$A:0 $B:1", special_tokens=[(BOS, SPECIAL_TOKENS.index(BOS))]
+    )
+    if tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) != list(range(len(SPECIAL_TOKENS))):
+        raise RuntimeError("special token ids moved; the vocabulary order is broken")
+    return tokenizer
+
+
+def build_tokenizer(task_name: str, *, add_bos: bool = True, **task_config: Any) -> PreTrainedTokenizerFast:
+    """The tokenizer for a task, e.g. ``build_tokenizer("countdown", n_numbers=4)``.
+
+    The task name and its full config are saved in ``tokenizer_config.json`` (``backtrack_task``,
+    ``backtrack_task_config``) so a checkpoint says which task its vocabulary came from; loading needs
+    only ``AutoTokenizer.from_pretrained(path)``.
+    """
+    from backtrack.tasks import get_task
+
+    task = get_task(task_name, **task_config)
+    return tokenizer_from_vocabulary(
+        task.vocabulary(),
+        add_bos=add_bos,
+        backtrack_task=task_name,
+        backtrack_task_config=task.config_dict(),
+    )
+
+
+@lru_cache(maxsize=8)
+def _task_tokenizer(task_name: str) -> PreTrainedTokenizerFast:
+    return build_tokenizer(task_name)
+
+
+def token_count(text: str, tokenizer: PreTrainedTokenizerFast | str = "countdown") -> int:
+    """Tokens in ``text`` without special tokens (lengths comparable with the paper's trace lengths).
+
+    ``tokenizer`` is a tokenizer or a task name (its default-config tokenizer, built once).
+    """
+    tok = _task_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
+    return len(tok(text, add_special_tokens=False)["input_ids"])
