@@ -159,7 +159,8 @@ def check_solution(puzzle: str, grid: str) -> str | None:
     blank = grid.find("0")
     if blank != -1:
         return f"cell {CELL_NAMES[blank]} is empty"
-    return find_conflict(grid_values(grid))
+    values = grid_values(grid)
+    return None if _unit_masks(values) is not None else find_conflict(values)
 
 
 # ---- exact solving --------------------------------------------------------------------------
@@ -258,6 +259,16 @@ def _peer_mask(values: list[int], i: int) -> int:
     return m
 
 
+def _hidden_single_at(values: list[int], i: int, v: int) -> bool:
+    """Whether some unit of blank ``i`` has no other blank where ``v`` could go."""
+    b = BIT[v]
+
+    def blocked(j: int) -> bool:
+        return j == i or bool(values[j]) or bool(_peer_mask(values, j) & b)
+
+    return any(all(blocked(j) for j in UNITS[u]) for u in UNITS_OF[i])
+
+
 def dig_puzzle(solution: list[int], target: int, rng: random.Random) -> list[int]:
     """Blank cells of ``solution`` in random order while the solution stays unique, down to ``target``.
 
@@ -272,8 +283,8 @@ def dig_puzzle(solution: list[int], target: int, rng: random.Random) -> list[int
             break
         v = values[i]
         values[i] = 0
-        # Cheap common case: the blank is a naked single of the remaining givens, so still unique.
-        if POPCOUNT[~_peer_mask(values, i) & ALL_DIGITS] == 1:
+        # Cheap common cases: the remaining givens force v back into i as a naked or hidden single.
+        if POPCOUNT[~_peer_mask(values, i) & ALL_DIGITS] == 1 or _hidden_single_at(values, i, v):
             givens -= 1
             continue
         # The puzzle had one solution; a second one after blanking i must differ from it at i.
@@ -303,7 +314,7 @@ class _Frame:
 
     cell: int
     candidates: tuple[int, ...]
-    tried: set[int]
+    tried: int  # mask of the digits tried so far
     snapshot: tuple[list[int], list[int], int]
 
 
@@ -343,6 +354,13 @@ _Line = tuple[int, Any, tuple[int, ...], int]
 _CANONICAL_FILLS: dict[str, _Line] = {
     format_fill(i, v): (_FILL, i, (), v) for i in range(N_CELLS) for v in range(1, 10)
 }
+
+
+def _mask(digits: tuple[int, ...]) -> int:
+    m = 0
+    for d in digits:
+        m |= BIT[d]
+    return m
 
 
 def _cell_index(match: re.Match[str]) -> int:
@@ -459,16 +477,16 @@ class _Replayer:
         if self.board[i]:
             self.error(ln, f"guess at {CELL_NAMES[i]}, which is already filled")
             return
-        if len(set(candidates)) != len(candidates):
+        listed = _mask(candidates)
+        if POPCOUNT[listed] != len(candidates):
             self.error(ln, f"candidate list {list(candidates)} of {CELL_NAMES[i]} repeats a digit")
-        for d in candidates:
-            clash = self.conflict(i, d)
-            if clash:
-                self.error(ln, f"candidate {d} of {CELL_NAMES[i]} conflicts with {clash}")
-                break
-        if v not in candidates:
+        r, c, x = UNITS_OF[i]
+        if listed & (self.units[r] | self.units[c] | self.units[x]):  # one mask test in the common case
+            d = next(d for d in candidates if self.conflict(i, d))
+            self.error(ln, f"candidate {d} of {CELL_NAMES[i]} conflicts with {self.conflict(i, d)}")
+        if not listed & BIT[v]:
             self.error(ln, f"guess {CELL_NAMES[i]} = {v} is not among its candidates {list(candidates)}")
-        self.stack.append(_Frame(i, candidates, {v}, (self.board[:], self.units[:], self.filled)))
+        self.stack.append(_Frame(i, candidates, BIT[v], (self.board[:], self.units[:], self.filled)))
         self.place(i, v)
         self.result.guesses += 1
 
@@ -480,10 +498,10 @@ class _Replayer:
             )
         if v not in frame.candidates:
             self.error(ln, f"guess {name} = {v} is not among its candidates {list(frame.candidates)}")
-        elif v in frame.tried:
+        elif frame.tried & BIT[v]:
             self.error(ln, f"guess {name} = {v} was already tried")
         self.restore(frame)
-        frame.tried.add(v)
+        frame.tried |= BIT[v]
         self.place(frame.cell, v)
         self.failed = False
         self.result.guesses += 1
@@ -512,9 +530,9 @@ class _Replayer:
                 ln,
                 f"candidates of {CELL_NAMES[i]} changed from {list(frame.candidates)} to {list(candidates)}",
             )
-        untried = [d for d in frame.candidates if d not in frame.tried]
-        if untried:
-            self.error(ln, f"revert of {CELL_NAMES[i]} before trying {untried[0]}")
+        if _mask(frame.candidates) & ~frame.tried:
+            untried = next(d for d in frame.candidates if not frame.tried & BIT[d])
+            self.error(ln, f"revert of {CELL_NAMES[i]} before trying {untried}")
         self.restore(frame)
         self.stack.pop()
         self.failed = True
@@ -531,7 +549,8 @@ def replay(puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_e
     line then costs O(1) mask operations, or one board copy for a guess or backtrack.
     """
     rp = _Replayer(grid_values(puzzle), MAX_REPLAY_ERRORS)
-    seen: dict[str, _Line] = {}
+    errors = rp.result.errors
+    seen: dict[str, _Line] = {}  # other lines already read
     for ln, raw in enumerate(text.split("\n"), 1):
         read = _CANONICAL_FILLS.get(raw) or seen.get(raw)
         if read is None:
@@ -553,7 +572,7 @@ def replay(puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_e
             rp.revert(ln, i, candidates)
         else:
             rp.error(ln, i)
-        if rp.result.errors and (stop_at_first_error or len(rp.result.errors) >= rp.max_errors):
+        if errors and (stop_at_first_error or len(errors) >= rp.max_errors):
             break
     result = rp.result
     result.board = grid_to_str(rp.board)
