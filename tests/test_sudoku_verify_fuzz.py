@@ -33,10 +33,10 @@ TRACE = render("sudoku", PROBLEM, "dfs").text
 
 
 def timed_verify(problem: SudokuProblem, answer: object) -> Verdict:
-    """Verify and assert it took under 50 ms (best of three, so scheduler noise does not fail it)."""
+    """Verify and assert it took under 50 ms (best of five, so scheduler noise does not fail it)."""
     best = float("inf")
     verdict = None
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         verdict = TASK.verify(problem, answer)  # type: ignore[arg-type]
         best = min(best, time.perf_counter() - start)
