@@ -10,8 +10,11 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-# Model output longer than this is rejected before any parsing: a 4096-token trace is ~20k chars.
+# Model output longer than these is rejected before any parsing, which keeps every verdict within
+# ~50 ms: a 4096-token output has at most 4096 lines, and the longest 4-number CountDown DFS trace
+# we render (~135k characters) has ~3,200.
 MAX_ANSWER_CHARS = 200_000
+MAX_ANSWER_LINES = 4_096
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from itertools import combinations
 from typing import Any, ClassVar, NamedTuple
 
 from backtrack.tasks.arith import ExpressionError, evaluate_expression
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, MAX_ANSWER_LINES, Verdict, accept, reject
 
 OPS = "+-*/"
 
@@ -320,6 +320,9 @@ class Countdown:
             return reject(f"answer must be text, got {type(answer).__name__}")
         if len(answer) > MAX_ANSWER_CHARS:
             return reject(f"answer is {len(answer)} characters, over the {MAX_ANSWER_CHARS} limit")
+        lines = answer.count("\n") + 1
+        if lines > MAX_ANSWER_LINES:
+            return reject(f"answer has {lines} lines, over the {MAX_ANSWER_LINES} limit")
         kind = detect_kind(answer)
         if kind == "trace":
             from backtrack.traces import countdown_dfs
@@ -397,7 +400,7 @@ def verify_expression(problem: CountdownProblem, expression: str, *, use_all: bo
     lhs, sep, rhs = expression.partition("=")
     if sep:  # "expr = 72" is accepted when the right side is the target
         rhs = rhs.strip()
-        if not (rhs.isascii() and rhs.isdigit() and len(rhs) <= 12 and int(rhs) == problem.target):
+        if not (is_number(rhs, 12) and int(rhs) == problem.target):
             return reject(
                 f"the expression is said to equal {rhs[:20]!r}, not the target {problem.target}", kind
             )
@@ -414,6 +417,12 @@ def verify_expression(problem: CountdownProblem, expression: str, *, use_all: bo
 
 
 # ---- parsing helpers shared with the trace parsers -------------------------------------------
+def is_number(text: str, max_digits: int = 9) -> bool:
+    """ASCII digits only, and few of them: ``str.isdigit`` alone accepts '٣' and '²' (which ``int``
+    then rejects or misreads) and ``int`` refuses strings over 4300 digits."""
+    return text.isascii() and text.isdigit() and len(text) <= max_digits
+
+
 _STEP_CHARS = frozenset("0123456789+-*/= ")
 
 
@@ -424,14 +433,14 @@ def parse_step(text: str) -> Step | None:
         return None
     lhs, eq, rhs = text.partition("=")
     rhs = rhs.strip()
-    if not eq or not rhs.isdigit() or len(rhs) > 9:
+    if not eq or not is_number(rhs):
         return None
     lhs = lhs.strip()
     for i in range(1, len(lhs)):
         op = lhs[i]
         if op in OPS:
             a, b = lhs[:i].strip(), lhs[i + 1 :].strip()
-            if a.isdigit() and b.isdigit() and len(a) <= 9 and len(b) <= 9:
+            if is_number(a) and is_number(b):
                 return Step(int(a), op, int(b), int(rhs))
             return None
     return None
@@ -441,10 +450,10 @@ def _strip_step_prefix(line: str) -> str:
     """``Step 2: 8*6=48`` or ``2. 8*6=48`` -> ``8*6=48``."""
     line = line.strip()
     head, colon, tail = line.partition(":")
-    if colon and (head.lower().startswith("step") or head.isdigit()):
+    if colon and (head.lower().startswith("step") or is_number(head)):
         return tail
     head, dot, tail = line.partition(". ")
-    if dot and head.isdigit():
+    if dot and is_number(head):
         return tail
     return line
 

@@ -34,6 +34,7 @@ from backtrack.tasks.countdown import (
     apply_step,
     check_step,
     combine,
+    is_number,
     parse_step,
     reaches,
     steps_to_expression,
@@ -165,7 +166,7 @@ def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> Pars
             number, colon, rest = line[5:].partition(":")
             op_text, _, left_text = rest.partition(", left")
             step = parse_step(op_text)
-            if not colon or not number.isdigit() or step is None:
+            if not colon or not is_number(number, 4) or step is None:
                 errors.append(f"line {n}: malformed step")
                 continue
             if int(number) != len(stack):
@@ -183,7 +184,7 @@ def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> Pars
             where = line.rpartition("go back to ")[2].rstrip(".").strip()
             back = 0 if where == "the start" else where.removeprefix("step ").strip()
             if isinstance(back, str):
-                back = int(back) if back.isdigit() and len(back) < 4 else -1
+                back = int(back) if is_number(back, 3) else -1
             if not 0 <= back < len(stack):
                 errors.append(f"line {n}: cannot go back to {where[:20]!r}")
                 continue
