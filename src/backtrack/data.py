@@ -45,6 +45,7 @@ __all__ = ["GENERATOR_VERSION", "SPLITS", "DatasetInfo", "build_dataset", "refer
 
 # Bump whenever the rows produced for the same arguments change (item seeding, columns, prompt split).
 GENERATOR_VERSION = 1
+GENERATOR_NAME = "backtrack.data.build_dataset"  # in metadata.json; marks directories overwrite may replace
 SPLITS = ("train", "test")
 METADATA_FILE = "metadata.json"
 # Columns after the problem's own fields, in order. ``solution`` is the reference answer as text.
@@ -57,9 +58,10 @@ MAX_SHARD_BYTES = 500 * 2**20
 _FLUSH_ROWS = 1024  # rows per Arrow record batch in the scratch files
 _MAX_CHUNK = 256  # indices per pool task: large enough to amortise IPC, small enough for a live bar
 
-# Positions inside a row tuple (columns in order; see ``_Plan.columns``).
+# Positions inside a row tuple (columns in order; see ``_Plan.columns``); the stats come last.
 _SPLIT, _KEY = (TAIL_COLUMNS.index(c) - len(TAIL_COLUMNS) for c in ("split", "key"))
 _STATS = -len(STAT_COLUMNS)
+assert TAIL_COLUMNS[_STATS:] == STAT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class DatasetInfo:
         )
 
 
-# ---- the two task-specific choices ---------------------------------------------------------------
+# ---- task-specific choices: where the prompt ends, the reference answer, the renderer options ----
 def split_prompt(task: Any, problem: Any, fmt: str, text: str) -> tuple[str, str]:
     """(prompt, completion) with ``prompt + completion`` the training text.
 
@@ -425,6 +427,25 @@ def _check_arguments(n: Any, seed: Any, test_size: Any, workers: Any, options: A
             ) from None
 
 
+def _check_replaceable(out: Path, overwrite: bool) -> None:
+    """``out`` must be new, or (with ``overwrite``) an earlier dataset or an empty directory: a typo'd
+    ``--out ~ --overwrite`` must not delete a home directory."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
+    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+        return
+    try:
+        generator = json.loads((out / METADATA_FILE).read_text(encoding="utf-8")).get("generator")
+    except (OSError, ValueError, AttributeError):
+        generator = None
+    if generator != GENERATOR_NAME:
+        raise FileExistsError(
+            f"{out} exists and is not a dataset written by {GENERATOR_NAME}; not replacing it"
+        )
+
+
 def _problem_fields(task: Any, seed: int) -> tuple[str, ...]:
     """The problem's own columns (``problem.to_dict()`` keys), minus ``solution``, which is the
     reference-answer column (for Sudoku the same grid)."""
@@ -465,7 +486,12 @@ def build_dataset(
     Rows whose key repeats an earlier one are dropped; ``test_size`` keeps only the first test rows in
     index order. ``workers`` defaults to every core when ``n >= 2000`` (else 1); the files do not depend
     on it. Raises ``ValueError`` for bad arguments and ``FileExistsError`` when ``out`` exists and
-    ``overwrite`` is False. Nothing appears at ``out`` unless the whole build succeeds.
+    ``overwrite`` is False (or ``out`` is neither empty nor an earlier dataset). Nothing appears at
+    ``out`` unless the whole build succeeds; a killed process may leave a hidden
+    ``.<name>.building-*`` directory beside it, which is safe to delete.
+
+    With ``workers > 1`` the pool uses ``spawn`` (safe with threads and on every OS), so a script
+    that calls this must guard its entry point with ``if __name__ == "__main__":``.
     """
     started = time.perf_counter()
     task_config = {} if task_config is None else task_config
@@ -475,8 +501,7 @@ def build_dataset(
     if fmt not in formats(task):
         renderer(task, fmt)  # raises the registry's ValueError listing the known formats
     out = Path(out)
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
+    _check_replaceable(out, overwrite)
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= AUTO_WORKERS_MIN_N else 1
 
@@ -518,7 +543,7 @@ def build_dataset(
 def _metadata_head(plan: _Plan, n: int, test_size: int | None) -> dict[str, Any]:
     """The arguments part of ``metadata.json`` (also the source of the datasets' fingerprints)."""
     return {
-        "generator": "backtrack.data.build_dataset",
+        "generator": GENERATOR_NAME,
         "generator_version": GENERATOR_VERSION,
         "backtrack_version": backtrack.__version__,
         "task": plan.task,
@@ -561,7 +586,11 @@ def _write_splits(
                         duplicates += 1
                         continue
                     seen.add(key)
-                    writer = writers[row[_SPLIT]]
+                    writer = writers.get(row[_SPLIT])
+                    if writer is None:
+                        raise ValueError(
+                            f"split_of gave {row[_SPLIT]!r} for {key!r}; expected one of {SPLITS}"
+                        )
                     if row[_SPLIT] == "test" and writer.stats.rows >= cap:
                         test_capped += 1
                         continue

@@ -114,8 +114,11 @@ def reachable_values(numbers: tuple[int, ...]) -> frozenset[int]:
 
 
 def reaches(numbers: tuple[int, ...], target: int) -> bool:
-    """Whether ``target`` is reachable using all ``numbers``, without building the full value set."""
-    if len(numbers) <= 2:
+    """Whether ``target`` is reachable using all ``numbers`` (at least one operation), without
+    building the full value set."""
+    if len(numbers) < 2:
+        return False
+    if len(numbers) == 2:
         return target in reachable_values(tuple(sorted(numbers)))
     nums = sorted(numbers)
     n = len(nums)
@@ -165,6 +168,26 @@ class CountdownConfig:
     max_tries: int = 10_000  # rejection-sampling attempts per problem before giving up
 
     def __post_init__(self) -> None:
+        for name in (
+            "n_numbers",
+            "min_number",
+            "max_number",
+            "min_target",
+            "max_target",
+            "split_seed",
+            "max_tries",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if not isinstance(self.use_all, bool):
+            raise ValueError(f"use_all must be true or false, got {self.use_all!r}")
+        if not isinstance(self.heldout_target_fraction, int | float) or isinstance(
+            self.heldout_target_fraction, bool
+        ):
+            raise ValueError(
+                f"heldout_target_fraction must be a number, got {self.heldout_target_fraction!r}"
+            )
         if not 2 <= self.n_numbers <= 8:
             raise ValueError(f"n_numbers must be in 2..8, got {self.n_numbers}")
         if not 1 <= self.min_number <= self.max_number <= 10_000:
@@ -246,7 +269,7 @@ class Countdown:
         nums = problem.numbers
         return any(
             reaches(tuple(nums[i] for i in subset), problem.target)
-            for size in range(1, len(nums) + 1)
+            for size in range(2, len(nums) + 1)
             for subset in combinations(range(len(nums)), size)
         )
 
@@ -411,6 +434,8 @@ def verify_expression(problem: CountdownProblem, expression: str, *, use_all: bo
     error = numbers_error(problem, literals, use_all)
     if error:
         return reject(error, kind)
+    if len(literals) < 2:
+        return reject("an answer needs at least one operation", kind)
     if value != problem.target:
         return reject(f"the expression equals {value}, not the target {problem.target}", kind)
     return accept(f"{lhs.strip()} = {problem.target}", kind)
@@ -458,6 +483,9 @@ def _strip_step_prefix(line: str) -> str:
     return line
 
 
+MAX_STEPS = 64  # an n-number game takes n - 1 steps; n <= 8
+
+
 def parse_steps(text: str) -> list[Step] | str:
     """Lines of steps, or the reason the text is not a list of steps."""
     body = extract_answer(text)
@@ -465,6 +493,8 @@ def parse_steps(text: str) -> list[Step] | str:
     for k, line in enumerate(body.replace(",", "\n").replace(";", "\n").splitlines(), 1):
         if not line.strip():
             continue
+        if len(steps) == MAX_STEPS:
+            return f"more than {MAX_STEPS} steps"
         step = parse_step(_strip_step_prefix(line))
         if step is None:
             return f"line {k} is not a step 'a op b = c': {line.strip()[:40]!r}"

@@ -27,8 +27,6 @@ from itertools import combinations
 
 from backtrack.search.countdown_search import solution_path
 from backtrack.tasks.countdown import (
-    Countdown,
-    CountdownConfig,
     CountdownProblem,
     Step,
     apply_step,
@@ -38,11 +36,14 @@ from backtrack.tasks.countdown import (
     parse_step,
     reaches,
     steps_to_expression,
+    verify_expression,
 )
 from backtrack.traces.base import ParsedTrace, Trace
 from backtrack.traces.countdown_dfs import format_numbers, parse_numbers
 
 MAX_LINES = 5_000
+MAX_DEPTH = 64  # steps on one line of thought; an n-number game needs n - 1
+MAX_ERRORS = 50
 
 
 def _legal_steps(nums: tuple[int, ...]) -> list[Step]:
@@ -70,7 +71,8 @@ def _wrong_branches(
     hopeless: list[tuple[int, Step]] = []
     other: list[tuple[int, Step]] = []
     for at, nums in enumerate(states[:-1]):
-        for step in _legal_steps(nums):
+        # equal numbers give the same step from several pairs: keep each (point, step) once
+        for step in dict.fromkeys(_legal_steps(nums)):
             if step == path[at]:
                 continue
             after = apply_step(nums, step)
@@ -153,13 +155,29 @@ def render(
     return Trace("\n".join(lines) + "\n", True, len(branches), len(branches), steps)
 
 
+def _last_answer(text: str) -> str | None:
+    start = text.rfind("<answer>")
+    if start == -1:
+        return None
+    line = text[start:].split("\n", 1)[0]
+    return line.removeprefix("<answer>").removesuffix("</answer>").strip()
+
+
 def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> ParsedTrace:
     """Replay the steps (each checked against the state it acts on), count returns, check the answer."""
     errors: list[str] = []
     stack = [problem.numbers]  # stack[i] = true state after i steps on the current line of thought
     backtracks = steps = 0
     answer = None
-    for n, raw in enumerate(text.split("\n", MAX_LINES)[:MAX_LINES], 1):
+    lines = text.split("\n", MAX_LINES)[:MAX_LINES]
+    for n, raw in enumerate(lines, 1):
+        if len(errors) >= MAX_ERRORS:
+            # Stop checking steps (keeps verdicts fast); returns and the answer are still read.
+            errors.append(f"stopped checking steps after {MAX_ERRORS} errors")
+            backtracks += sum(1 for rest in lines[n - 1 :] if rest.lstrip().startswith("Wait"))
+            steps += sum(1 for rest in lines[n - 1 :] if rest.lstrip().startswith("Step "))
+            answer = _last_answer(text)
+            break
         line = raw.strip()
         if line.startswith("Step "):
             steps += 1
@@ -175,7 +193,13 @@ def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> Pars
             if problem_text:
                 errors.append(f"line {n}: {problem_text}")
                 continue
+            if len(stack) > MAX_DEPTH:
+                errors.append(f"line {n}: more than {MAX_DEPTH} steps deep")
+                continue
             stack.append(apply_step(stack[-1], step))
+            left_text = left_text.strip()
+            if left_text == format_numbers(stack[-1]):
+                continue
             claimed = parse_numbers(left_text)
             if claimed is not None and sorted(claimed) != sorted(stack[-1]):
                 errors.append(f"line {n}: {step} leaves {format_numbers(stack[-1])}")
@@ -193,8 +217,7 @@ def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> Pars
             answer = line.removeprefix("<answer>").removesuffix("</answer>").strip()
     if answer is None:
         return ParsedTrace(False, False, backtracks, backtracks, steps, None, ["no <answer> given", *errors])
-    task = Countdown(CountdownConfig(n_numbers=max(2, min(8, len(problem.numbers))), use_all=use_all))
-    verdict = task.verify_expression(problem, answer)
+    verdict = verify_expression(problem, answer, use_all=use_all)
     if not verdict.ok:
         errors.insert(0, f"answer: {verdict.reason}")
     return ParsedTrace(True, verdict.ok, backtracks, backtracks, steps, answer, errors)
