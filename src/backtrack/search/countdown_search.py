@@ -94,20 +94,40 @@ def resolve_heuristic(limits: SearchLimits, rng: random.Random | None) -> str:
 def _children(
     nums: tuple[int, ...], h: Heuristic, threshold: float | None
 ) -> list[tuple[float, Step, tuple[int, ...]]]:
-    """Every legal child, pruned by heuristic, sorted by heuristic (stable: generation order on ties)."""
-    out = []
-    cost, size = h.cost, len(nums) - 1
-    divisor = size if h.mean else 1
-    costs = [cost(n) for n in nums]
-    for i, j in combinations(range(len(nums)), 2):
-        rest = tuple(nums[k] for k in range(len(nums)) if k != i and k != j)
-        rest_cost = sum(costs) - costs[i] - costs[j]
-        for step in combine(nums[i], nums[j]):
-            value = (rest_cost + cost(step.result)) / divisor
-            if threshold is None or value <= threshold:
-                out.append((value, step, (*rest, step.result)))
-    out.sort(key=lambda c: c[0])
+    """Every legal child, pruned by heuristic, sorted by heuristic (stable: generation order on ties).
+
+    The hot loop of trace generation: each child's score is the parent's other costs plus the new
+    number's cost, and a ``Step`` is only built for children that survive pruning.
+    """
+    out: list[tuple[float, Step, tuple[int, ...]]] = []
+    cost, n = h.cost, len(nums)
+    divisor = n - 1 if h.mean else 1
+    costs = [cost(x) for x in nums]
+    total = sum(costs)
+    limit = float("inf") if threshold is None else threshold * divisor  # on the summed cost
+    for i in range(n - 1):
+        a = nums[i]
+        for j in range(i + 1, n):
+            b = nums[j]
+            rest = nums[:i] + nums[i + 1 : j] + nums[j + 1 :]
+            rest_cost = total - costs[i] - costs[j]
+            hi, lo = (a, b) if a > b else (b, a)
+            # the Stream-of-Search order: +, *, larger-smaller, exact division
+            candidates = [(a, "+", b, a + b), (a, "*", b, a * b)]
+            if hi != lo:
+                candidates.append((hi, "-", lo, hi - lo))
+            if hi % lo == 0:
+                candidates.append((hi, "/", lo, hi // lo))
+            for x, op, y, r in candidates:
+                score = rest_cost + cost(r)
+                if score <= limit:
+                    out.append((score / divisor, Step(x, op, y, r), (*rest, r)))
+    out.sort(key=_score)
     return out
+
+
+def _score(child: tuple[float, Step, tuple[int, ...]]) -> float:
+    return child[0]
 
 
 def _is_goal(new: tuple[int, ...], step: Step, target: int, use_all: bool) -> bool:

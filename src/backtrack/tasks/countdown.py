@@ -75,6 +75,17 @@ def check_step(numbers: tuple[int, ...], step: Step) -> str | None:
     return None
 
 
+def _steps_on(nums: tuple[int, ...]) -> list[Step]:
+    return [step for i, j in combinations(range(len(nums)), 2) for step in combine(nums[i], nums[j])]
+
+
+def _keeps_goal(nums: tuple[int, ...], step: Step, target: int) -> bool:
+    """Whether the target is still reachable, using every number, after ``step``."""
+    if len(nums) == 2:
+        return step.result == target
+    return reaches(apply_step(nums, step), target)
+
+
 def apply_step(numbers: tuple[int, ...], step: Step) -> tuple[int, ...]:
     """The state after a legal ``step``: the untouched numbers in order, then the result."""
     rest = list(numbers)
@@ -97,10 +108,18 @@ def _results(x: int, y: int) -> tuple[int, ...]:
 @lru_cache(maxsize=1 << 18)
 def reachable_values(numbers: tuple[int, ...]) -> frozenset[int]:
     """Every value reachable by legal steps that use all of ``numbers`` (a sorted tuple)."""
-    if len(numbers) == 1:
-        return frozenset(numbers)
-    out: set[int] = set()
     n = len(numbers)
+    if n == 1:
+        return frozenset(numbers)
+    if n == 2:
+        return frozenset(_results(*numbers))
+    out: set[int] = set()
+    if n == 3:  # the hot case of 4-number solvability checks: one number with the pair of the others
+        a, b, c = numbers
+        for x, y, z in ((a, b, c), (b, a, c), (c, a, b)):
+            for v in _results(y, z):
+                out.update(_results(x, v))
+        return frozenset(out)
     # Split into (part holding numbers[0], the rest) so each unordered split is visited once.
     for size in range(n - 1):
         for picked in combinations(range(1, n), size):
@@ -113,41 +132,40 @@ def reachable_values(numbers: tuple[int, ...]) -> frozenset[int]:
     return frozenset(out)
 
 
+def _completes(x: int, target: int, values: frozenset[int]) -> bool:
+    """Whether one legal step on ``x`` and some ``w`` in ``values`` gives ``target``: each operation
+    is inverted and its partner looked up, instead of combining ``x`` with every ``w``."""
+    return (
+        target - x in values  # x + w
+        or (target % x == 0 and target // x in values)  # x * w
+        or x + target in values  # w - x
+        or x - target in values  # x - w
+        or target * x in values  # w / x
+        or (x % target == 0 and x // target in values)  # x / w
+    )
+
+
 def reaches(numbers: tuple[int, ...], target: int) -> bool:
     """Whether ``target`` is reachable using all ``numbers`` (at least one operation), without
-    building the full value set."""
-    if len(numbers) < 2:
+    building the full value set of ``numbers``."""
+    n = len(numbers)
+    if n < 2:
         return False
-    if len(numbers) == 2:
-        return target in reachable_values(tuple(sorted(numbers)))
+    if n == 2:
+        return target in _results(*numbers)
     nums = sorted(numbers)
-    n = len(nums)
-    # One number against the rest: invert each operation and look the partner up in a set.
+    # One number against the rest.
     for i in range(n):
-        x = nums[i]
-        rest_values = reachable_values(tuple(nums[:i] + nums[i + 1 :]))
-        if (
-            target - x in rest_values
-            or (target % x == 0 and target // x in rest_values)
-            or x + target in rest_values
-            or (x - target) in rest_values
-            or target * x in rest_values
-            or (x % target == 0 and x // target in rest_values)
-        ):
+        if _completes(nums[i], target, reachable_values(tuple(nums[:i] + nums[i + 1 :]))):
             return True
-    # Larger splits (2+2 for four numbers, ...): combine the two value sets directly.
+    # Larger splits (2+2 for four numbers, ...), each unordered split once.
     first = nums[0]
     for size in range(1, n - 2):
         for picked in combinations(range(1, n), size):
-            left = tuple(sorted((first, *(nums[i] for i in picked))))
-            right = tuple(nums[i] for i in range(1, n) if i not in picked)
-            if len(right) < 2:
-                continue
-            right_values = reachable_values(right)
-            for x in reachable_values(left):
-                for y in right_values:
-                    if target in _results(x, y):
-                        return True
+            left = reachable_values((first, *(nums[i] for i in picked)))
+            right = reachable_values(tuple(nums[i] for i in range(1, n) if i not in picked))
+            if any(_completes(x, target, right) for x in left):
+                return True
     return False
 
 
@@ -276,9 +294,12 @@ class Countdown:
     def generate(self, rng: random.Random) -> CountdownProblem:
         """A random solvable problem: numbers and target uniform in their ranges, rejection-sampled."""
         c = self.config
+        number_range = range(c.min_number, c.max_number + 1)
+        target_range = range(c.min_target, c.max_target + 1)
         for _ in range(c.max_tries):
-            numbers = tuple(rng.randint(c.min_number, c.max_number) for _ in range(c.n_numbers))
-            problem = CountdownProblem(numbers, rng.randint(c.min_target, c.max_target))
+            # choices/choice: uniform like randint, at a fraction of its cost per draw
+            numbers = tuple(rng.choices(number_range, k=c.n_numbers))
+            problem = CountdownProblem(numbers, rng.choice(target_range))
             if self.is_solvable(problem):
                 return problem
         raise RuntimeError(f"no solvable problem found in {c.max_tries} tries; the config may be too strict")
@@ -313,10 +334,20 @@ class Countdown:
         return False
 
     def solve(self, problem: CountdownProblem) -> list[Step] | None:
-        if not self.is_solvable(problem):
-            return None
-        sols = self.solutions(problem, limit=1)
-        return sols[0] if sols else None
+        """One solution, found without search: take the first step (in the Stream-of-Search order)
+        after which the target is still reachable; ``reaches`` is memoised, so this is several times
+        cheaper than walking every (pair, operation)."""
+        if not self.config.use_all:
+            sols = self.solutions(problem, limit=1)
+            return sols[0] if sols else None
+        nums, target, steps = problem.numbers, problem.target, []
+        while len(nums) > 1:
+            step = next((s for s in _steps_on(nums) if _keeps_goal(nums, s, target)), None)
+            if step is None:
+                return None  # the target is not reachable from here: the problem is unsolvable
+            steps.append(step)
+            nums = apply_step(nums, step)
+        return steps or None
 
     # ---- text -----------------------------------------------------------------------------
     def rule_text(self) -> str:

@@ -656,6 +656,11 @@ class SudokuProblem:
         return {"puzzle": self.puzzle, "solution": self.solution}
 
 
+def grid_lines(grid: str) -> str:
+    """An 81-character grid as nine lines of nine digits (the prompt of every Sudoku format)."""
+    return "\n".join(grid[r * 9 : r * 9 + 9] for r in range(9)) + "\n"
+
+
 def puzzle_of(problem: SudokuProblem | str) -> str:
     """The puzzle string of a problem or of a grid given as text."""
     return problem.puzzle if isinstance(problem, SudokuProblem) else parse_grid(problem)
@@ -739,8 +744,7 @@ class Sudoku:
     # ---- text ---------------------------------------------------------------------------------
     def prompt(self, problem: SudokuProblem) -> str:
         """The puzzle as nine lines of nine digits, '0' for a blank (only vocabulary tokens)."""
-        p = problem.puzzle
-        return "\n".join(p[r * 9 : r * 9 + 9] for r in range(9)) + "\n"
+        return grid_lines(problem.puzzle)
 
     def vocabulary(self) -> list[str]:
         return vocabulary()
@@ -763,6 +767,9 @@ class Sudoku:
             return reject(f"answer is {len(answer)} characters, over the {MAX_ANSWER_CHARS} limit")
         if not isinstance(problem, SudokuProblem):
             return reject(f"problem must be a SudokuProblem, got {type(problem).__name__}", "error")
+        prompt = self.prompt(problem)
+        if answer.startswith(prompt):  # prompt + completion, as a dataset row holds them
+            answer = answer[len(prompt) :]
         kind = detect_kind(answer)
         if kind == "trace":
             return self.verify_trace(problem, answer)

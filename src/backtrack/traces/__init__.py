@@ -52,6 +52,10 @@ def render(task: str, problem: Any, fmt: str, *, rng: random.Random | None = Non
     return _module(task, fmt).render(problem, rng=rng, **options)
 
 
-def parse(task: str, problem: Any, fmt: str, text: str) -> ParsedTrace:
-    """Read ``text`` in ``fmt`` back into claimed steps, checking each against the problem."""
-    return _module(task, fmt).parse(problem, text)
+def parse(task: str, problem: Any, fmt: str, text: str, **options: Any) -> ParsedTrace:
+    """Read ``text`` in ``fmt`` back into claimed steps, checking each against the problem.
+
+    ``text`` is the model's output (the completion); CountDown parsers also accept the prompt line in
+    front of it. ``options`` carry rules such as CountDown's ``use_all``.
+    """
+    return _module(task, fmt).parse(problem, text, **options)

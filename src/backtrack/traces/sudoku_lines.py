@@ -16,6 +16,7 @@ from backtrack.tasks.sudoku import (
     format_guess,
     format_nocand,
     format_revert,
+    grid_lines,
     puzzle_of,
     replay,
 )
@@ -90,6 +91,9 @@ def parse_text(problem: SudokuProblem | str, text: str, *, allow_search: bool) -
             return ParsedTrace(
                 False, False, 0, 0, 0, None, [f"trace must be text, got {type(text).__name__}"]
             )
+        prompt = grid_lines(puzzle)
+        if text.startswith(prompt):  # prompt + completion, as a dataset row holds them
+            text = text[len(prompt) :]
         result = replay(puzzle, text, allow_search=allow_search)
     except Exception as exc:  # a malformed problem; model text cannot get here
         return ParsedTrace(False, False, 0, 0, 0, None, [f"cannot replay: {type(exc).__name__}: {exc}"])
