@@ -1,0 +1,121 @@
+"""The command line as a person uses it: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from backtrack.cli import main
+from backtrack.tasks import get_task
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def test_solve_countdown_prints_the_dfs_trace(capsys):
+    code, out, _ = run(capsys, "solve", "countdown", "--numbers", "62", "36", "6", "70", "--target", "72")
+    assert code == 0
+    assert out.startswith("Current State: 72:[62, 36, 6, 70], Operations: []\n")
+    assert out.rstrip().endswith("72,72 equal: Goal Reached")
+
+
+def test_solve_accepts_the_compact_problem_and_format_options(capsys):
+    argv = ("solve", "countdown", "10: 2 3 4", "-f", "backtrack-k", "-o", "k=2", "--stats")
+    code, out, err = run(capsys, *argv)
+    assert code == 0
+    assert out.count("Wait,") == 2 and "<answer>" in out
+    assert json.loads(err.strip().splitlines()[-1])["backtracks"] == 2
+
+
+def test_solve_sudoku_prints_a_trace_that_verifies(capsys):
+    problem = get_task("sudoku").generate(random.Random(5))
+    code, out, _ = run(capsys, "solve", "sudoku", problem.puzzle, "--format", "dfs")
+    assert code == 0
+    assert get_task("sudoku").verify(problem, out).ok
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "word"),
+    [("36*((70-62)-6)", 0, "correct"), ("36*((70-62)-5)", 1, "wrong"), ("__import__('os')", 1, "wrong")],
+)
+def test_verify_countdown_exit_code_and_reason(capsys, answer, code, word):
+    problem = ("--numbers", "62", "36", "6", "70", "--target", "72")
+    got, out, _ = run(capsys, "verify", "countdown", *problem, "--answer", answer)
+    assert got == code
+    assert out.startswith(word)
+
+
+def test_verify_json_output(capsys):
+    code, out, _ = run(
+        capsys, "verify", "countdown", "--numbers", "1", "2", "--target", "3", "--answer", "1+2", "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == {"ok": True, "reason": "1+2 = 3", "kind": "expression"}
+
+
+def test_verify_sudoku_grid(capsys):
+    problem = get_task("sudoku").generate(random.Random(6))
+    code, _, _ = run(capsys, "verify", "sudoku", "--puzzle", problem.puzzle, "--answer", problem.solution)
+    assert code == 0
+    wrong = problem.solution[1] + problem.solution[0] + problem.solution[2:]
+    code, out, _ = run(capsys, "verify", "sudoku", "--puzzle", problem.puzzle, "--answer", wrong)
+    assert code == 1 and out.startswith("wrong")
+
+
+def test_verify_input_file_gives_one_verdict_per_row(capsys, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        "\n".join(
+            [
+                json.dumps({"numbers": [62, 36, 6, 70], "target": 72, "answer": "36*(70-62-6)"}),
+                json.dumps({"numbers": [62, 36, 6, 70], "target": 72, "answer": "62+36"}),
+                json.dumps({"numbers": [1, 2]}),
+                "not json",
+            ]
+        )
+    )
+    code, out, err = run(capsys, "verify", "countdown", "--input", str(rows))
+    assert code == 0
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    assert [v["ok"] for v in verdicts] == [True, False, False, False]
+    assert all(v["reason"] for v in verdicts)
+    assert "1/4 correct" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("solve", "countdown", "--numbers", "62", "x", "--target", "72"),
+        ("solve", "countdown", "--numbers", "1", "2", "--target", "3", "--format", "nope"),
+        ("solve", "chess", "1: 2 3"),
+        ("verify", "countdown", "--numbers", "1", "2", "--target", "3"),
+        ("verify", "sudoku", "--puzzle", "123", "--answer", "1"),
+        ("verify", "countdown", "--input", "/nonexistent/rows.jsonl"),
+        ("generate", "countdown", "--n", "0", "--out", "/tmp/never-written"),
+        ("solve", "countdown", "--numbers", "1", "2", "--target", "3", "--bogus-flag"),
+        ("no-such-command",),
+    ],
+)
+def test_bad_arguments_get_one_error_line(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err + out
+
+
+def test_generate_writes_a_dataset(capsys, tmp_path):
+    out_dir = tmp_path / "cd"
+    config = ("-c", "n_numbers=3", "-c", "max_number=20", "-c", "min_target=1", "-c", "max_target=40")
+    argv = ("generate", "countdown", "--n", "30", "--seed", "1", "--format", "direct", "--out", str(out_dir))
+    code, out, _ = run(capsys, *argv, *config)
+    assert code == 0, out
+    assert (out_dir / "metadata.json").exists()
+    metadata = json.loads((out_dir / "metadata.json").read_text())
+    assert metadata["seed"] == 1 and metadata["format"] == "direct"
