@@ -105,12 +105,13 @@ def split_prompt(task: Any, problem: Any, fmt: str, text: str) -> tuple[str, str
     return (prompt if prompt.endswith("\n") else prompt + "\n"), text
 
 
-def reference_answer(task: Any, problem: Any) -> str:
-    """A correct answer as text: an expression for CountDown, the solution grid for Sudoku."""
+def reference_answer(task: Any, problem: Any, trace: Any = None) -> str:
+    """A correct answer as text: an expression for CountDown, the solution grid for Sudoku. A trace
+    that reached the goal already holds a solution, which saves solving the problem again."""
     if task.name == "countdown":
         from backtrack.tasks.countdown import steps_to_expression
 
-        steps = task.solve(problem)
+        steps = trace.answer if trace is not None and trace.answer else task.solve(problem)
         return "" if steps is None else steps_to_expression(problem.numbers, steps)
     if task.name == "sudoku":
         return problem.solution
@@ -166,7 +167,7 @@ class _Maker:
             prompt,
             completion,
             *(values[f] for f in plan.fields),
-            reference_answer(task, problem),
+            reference_answer(task, problem, trace),
             task.split_of(problem),
             task.problem_key(problem),
             i,

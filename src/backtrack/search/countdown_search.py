@@ -40,6 +40,7 @@ class Heuristic:
 
     cost: Callable[[int], int]
     mean: bool
+    distance_to: int | None = None  # set when cost(n) is |n - distance_to|, inlined in the hot loop
 
     def __call__(self, nums: tuple[int, ...]) -> float:
         total = sum(map(self.cost, nums))
@@ -48,7 +49,7 @@ class Heuristic:
 
 def sum_heuristic(target: int) -> Heuristic:
     """Mean distance of the numbers to the target: small when additive steps can finish."""
-    return Heuristic(lambda n: abs(n - target), mean=True)
+    return Heuristic(lambda n: abs(n - target), mean=True, distance_to=target)
 
 
 def mult_heuristic(target: int) -> Heuristic:
@@ -100,17 +101,21 @@ def _children(
     number's cost, and a ``Step`` is only built for children that survive pruning.
     """
     out: list[tuple[float, Step, tuple[int, ...]]] = []
-    cost, n = h.cost, len(nums)
+    append = out.append
+    n, t, cost = len(nums), h.distance_to, h.cost
     divisor = n - 1 if h.mean else 1
-    costs = [cost(x) for x in nums]
+    costs = [cost(x) for x in nums] if t is None else [x - t if x > t else t - x for x in nums]
     total = sum(costs)
     limit = float("inf") if threshold is None else threshold * divisor  # on the summed cost
     for i in range(n - 1):
         a = nums[i]
         for j in range(i + 1, n):
             b = nums[j]
-            rest = nums[:i] + nums[i + 1 : j] + nums[j + 1 :]
             rest_cost = total - costs[i] - costs[j]
+            budget = limit - rest_cost  # the new number's cost must not exceed this
+            if budget < 0:
+                continue
+            rest = nums[:i] + nums[i + 1 : j] + nums[j + 1 :]
             hi, lo = (a, b) if a > b else (b, a)
             # the Stream-of-Search order: +, *, larger-smaller, exact division
             candidates = [(a, "+", b, a + b), (a, "*", b, a * b)]
@@ -119,9 +124,9 @@ def _children(
             if hi % lo == 0:
                 candidates.append((hi, "/", lo, hi // lo))
             for x, op, y, r in candidates:
-                score = rest_cost + cost(r)
-                if score <= limit:
-                    out.append((score / divisor, Step(x, op, y, r), (*rest, r)))
+                c = cost(r) if t is None else (r - t if r > t else t - r)
+                if c <= budget:
+                    append(((rest_cost + c) / divisor, Step(x, op, y, r), (*rest, r)))
     out.sort(key=_score)
     return out
 

@@ -15,6 +15,7 @@ class Trace:
     backtracks: int  # returns to an already visited state
     dead_ends: int  # branches that ended without the goal
     steps: int  # actions written (explored operations / cell fills)
+    answer: Any = None  # the solution the text reaches (CountDown steps), when it reaches one
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -152,7 +152,7 @@ def render(
     lines.append(f"{t} is the target.")
     lines.append("</think>")
     lines.append(f"<answer>{steps_to_expression(problem.numbers, list(path))}</answer>")
-    return Trace("\n".join(lines) + "\n", True, len(branches), len(branches), steps)
+    return Trace("\n".join(lines) + "\n", True, len(branches), len(branches), steps, path)
 
 
 def _last_answer(text: str) -> str | None:

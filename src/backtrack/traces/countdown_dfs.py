@@ -60,6 +60,7 @@ def render_events(problem: CountdownProblem, events: Iterable[Event]) -> Trace:
     text: dict[tuple[int, ...], tuple[str, str, str]] = {(): ("0", format_numbers(problem.numbers), "[]")}
     backtracks = dead_ends = steps = 0
     solved = False
+    answer = None
     last = len(events) - 1
     for i, e in enumerate(events):
         kind = e.kind
@@ -88,6 +89,7 @@ def render_events(problem: CountdownProblem, events: Iterable[Event]) -> Trace:
             add(f"Current State: {t}:{nums}, Operations: {ops}")
         elif kind is GOAL:
             solved = True
+            answer = e.info
             add(f"{e.info[-1].result},{t} equal: Goal Reached")
         elif kind is DEAD_END:
             dead_ends += 1
@@ -95,7 +97,7 @@ def render_events(problem: CountdownProblem, events: Iterable[Event]) -> Trace:
                 add(f"{e.state[0]},{t} unequal: No Solution")
             else:
                 add(f"{format_numbers(e.state)} No Solution")
-    return Trace("\n".join(lines) + "\n", solved, backtracks, dead_ends, steps)
+    return Trace("\n".join(lines) + "\n", solved, backtracks, dead_ends, steps, answer)
 
 
 def _node_text(node: tuple[int, ...], ops: tuple[Step, ...], nums: tuple[int, ...]) -> tuple[str, str, str]:
