@@ -208,7 +208,7 @@ def test_different_seeds_give_different_problems():
 
 def test_generator_gives_up_with_an_error_when_nothing_is_solvable():
     task = task_for(n_numbers=2, min_number=1, max_number=1, min_target=50, max_target=60, max_tries=30)
-    with pytest.raises(RuntimeError, match="no solvable problem"):
+    with pytest.raises(RuntimeError, match="no solvable numbers for target"):
         task.generate(random.Random(0))
 
 

@@ -32,6 +32,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from backtrack.traces import formats, renderer
 __all__ = ["GENERATOR_VERSION", "SPLITS", "DatasetInfo", "build_dataset", "reference_answer", "split_prompt"]
 
 # Bump whenever the rows produced for the same arguments change (item seeding, columns, prompt split).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 GENERATOR_NAME = "backtrack.data.build_dataset"  # in metadata.json; marks directories overwrite may replace
 SPLITS = ("train", "test")
 METADATA_FILE = "metadata.json"
@@ -216,8 +217,11 @@ def _generate(plan: _Plan, n: int, workers: int) -> Iterator[list[tuple[Any, ...
         for span in spans:
             yield maker.chunk(span)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (plan,)) as pool:
-        yield from pool.imap(_make_chunk, spans)
+    # ProcessPoolExecutor rather than multiprocessing.Pool: a worker that cannot start (or dies)
+    # raises BrokenProcessPool here instead of being restarted for ever.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(plan,)) as pool:
+        yield from pool.map(_make_chunk, spans)
 
 
 # ---- writing -----------------------------------------------------------------------------------

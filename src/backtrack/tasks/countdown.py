@@ -292,17 +292,20 @@ class Countdown:
         )
 
     def generate(self, rng: random.Random) -> CountdownProblem:
-        """A random solvable problem: numbers and target uniform in their ranges, rejection-sampled."""
+        """A random solvable problem: the target uniform in its range, then the numbers drawn
+        uniformly until the target can be made (as Stream-of-Search and the paper do, so every
+        target is equally common even though some are easier to hit)."""
         c = self.config
         number_range = range(c.min_number, c.max_number + 1)
-        target_range = range(c.min_target, c.max_target + 1)
+        target = rng.choice(range(c.min_target, c.max_target + 1))
         for _ in range(c.max_tries):
-            # choices/choice: uniform like randint, at a fraction of its cost per draw
-            numbers = tuple(rng.choices(number_range, k=c.n_numbers))
-            problem = CountdownProblem(numbers, rng.choice(target_range))
+            # choices(): uniform like randint, at a fraction of its cost per draw
+            problem = CountdownProblem(tuple(rng.choices(number_range, k=c.n_numbers)), target)
             if self.is_solvable(problem):
                 return problem
-        raise RuntimeError(f"no solvable problem found in {c.max_tries} tries; the config may be too strict")
+        raise RuntimeError(
+            f"no solvable numbers for target {target} in {c.max_tries} tries; the config may be too strict"
+        )
 
     # ---- solving --------------------------------------------------------------------------
     def solutions(self, problem: CountdownProblem, limit: int | None = None) -> list[list[Step]]:
