@@ -109,12 +109,17 @@ def render(
     rng: random.Random | None = None,
     *,
     search: str = "dfs",
-    heuristic: str = "sum",
+    heuristic: str = "random",
     beam_width: int = 3,
     use_all: bool = True,
     think: bool = False,
 ) -> Trace:
-    """A search trace: ``search='dfs'`` (the paper's data) or ``'beam'`` (the mix data's BFS)."""
+    """A search trace: ``search='dfs'`` (the paper's data) or ``'beam'`` (the mix data's BFS).
+
+    ``heuristic='random'`` (the default) picks ``sum`` or ``mult`` per problem with ``rng``, as the
+    Stream-of-Search generator's random mode does; over 4-number problems the DFS then reaches the
+    goal in ~71% of traces, the paper's ~70% (``sum`` alone: ~80%, ``mult`` alone: ~61%).
+    """
     limits = SearchLimits(heuristic=heuristic, use_all=use_all)
     if search == "dfs":
         events = dfs(problem, limits, think=think, rng=rng)

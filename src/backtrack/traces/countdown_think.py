@@ -18,7 +18,7 @@ def render(
     problem: CountdownProblem,
     rng: random.Random | None = None,
     *,
-    heuristic: str = "sum",
+    heuristic: str = "random",
     use_all: bool = True,
 ) -> Trace:
     return countdown_dfs.render(problem, rng, heuristic=heuristic, use_all=use_all, think=True)
