@@ -86,10 +86,12 @@ class SearchLimits:
             raise ValueError(f"unknown heuristic {self.heuristic!r} (known: sum, mult, random)")
 
 
-def resolve_heuristic(limits: SearchLimits, rng: random.Random | None) -> str:
+def resolve_heuristic(limits: SearchLimits, rng: random.Random | None, problem: CountdownProblem) -> str:
+    """The heuristic to use; ``random`` draws one with ``rng``, or from the problem itself when no
+    rng is given (so a problem always gets the same trace, and a sample gets both heuristics)."""
     if limits.heuristic != "random":
         return limits.heuristic
-    return (rng or random.Random(0)).choice(HEURISTICS)
+    return (rng or random.Random(f"{problem.target}:{problem.numbers}")).choice(HEURISTICS)
 
 
 def _children(
@@ -149,7 +151,7 @@ def dfs(
     """Heuristic depth-first search. With ``think`` the last level is decided without writing it out:
     a two-number state that cannot reach the target becomes one dead end."""
     target = problem.target
-    h = make_heuristic(resolve_heuristic(limits, rng), target)
+    h = make_heuristic(resolve_heuristic(limits, rng, problem), target)
     threshold = (target if limits.threshold is None else limits.threshold) if limits.prune else None
 
     events: list[Event] = []
@@ -199,7 +201,7 @@ def beam(
     if not 1 <= width <= 64:
         raise ValueError(f"beam width must be in 1..64, got {width}")
     target = problem.target
-    h = make_heuristic(resolve_heuristic(limits, rng), target)
+    h = make_heuristic(resolve_heuristic(limits, rng, problem), target)
     threshold = (target if limits.threshold is None else limits.threshold) if limits.prune else None
     level: list[tuple[tuple[int, ...], tuple[int, ...], tuple[Step, ...]]] = [((), problem.numbers, ())]
     while level:

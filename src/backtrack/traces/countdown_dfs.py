@@ -66,18 +66,20 @@ def render_events(problem: CountdownProblem, events: Iterable[Event]) -> Trace:
         kind = e.kind
         if kind is GENERATE:
             steps += 1
+            step = str(e.action)
+            if len(e.state) == 1:  # a final number (most children): never entered, no node text
+                add(f"Exploring Operation: {step}, Resulting Numbers: [{e.state[0]}]")
+                continue
             node = e.node
             parent = text.get(node[:-1]) or _node_text(node[:-1], e.info[:-1], e.state)
-            step = str(e.action)
             nums = format_numbers(e.state)
             ident = f"{parent[0]},{node[-1]}"
             ops = f"{parent[2][:-1]}, '{step}']" if len(parent[2]) > 2 else f"['{step}']"
             text[node] = (ident, nums, ops)
             add(f"Exploring Operation: {step}, Resulting Numbers: {nums}")
-            if len(e.state) > 1:
-                nxt = events[i + 1] if i < last else None
-                if nxt is None or nxt.node != node or (nxt.kind is not GOAL and nxt.kind is not DEAD_END):
-                    add(f"Generated Node #{ident}: {t}:{nums} Operation: {step}")
+            nxt = events[i + 1] if i < last else None
+            if nxt is None or nxt.node != node or (nxt.kind is not GOAL and nxt.kind is not DEAD_END):
+                add(f"Generated Node #{ident}: {t}:{nums} Operation: {step}")
         elif kind is EXPAND or kind is BACKTRACK:
             node = e.node
             ident, nums, ops = text.get(node) or _node_text(node, e.info, e.state)
