@@ -153,6 +153,22 @@ def reaches(numbers: tuple[int, ...], target: int) -> bool:
         return False
     if n == 2:
         return target in _results(*numbers)
+    if n == 4:  # the paper's game, and the hot path of generation: the general loop unrolled
+        a, b, c, d = sorted(numbers)
+        values = reachable_values
+        if (
+            _completes(a, target, values((b, c, d)))
+            or _completes(b, target, values((a, c, d)))
+            or _completes(c, target, values((a, b, d)))
+            or _completes(d, target, values((a, b, c)))
+        ):
+            return True
+        for left, right in (((a, b), (c, d)), ((a, c), (b, d)), ((a, d), (b, c))):
+            right_values = values(right)
+            for x in values(left):
+                if _completes(x, target, right_values):
+                    return True
+        return False
     nums = sorted(numbers)
     # One number against the rest.
     for i in range(n):
