@@ -1,0 +1,192 @@
+"""Experiment recipes: a TOML file validated into typed, frozen models before any work starts.
+
+A recipe names a task, how much data to make, and the models to train and evaluate (each with its
+trace format, size, training and inference settings). Validation is pydantic's: an unknown key or a
+bad value is one clear error naming its place (``models[1].train.max_steps``), and nothing runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backtrack.tasks import TASK_NAMES, get_task
+from backtrack.traces import formats
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be run; the message says where and why."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSpec(_Spec):
+    """The puzzle family and its generator options (e.g. ``n_numbers = 3`` for CountDown)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _task_accepts_options(self) -> TaskSpec:
+        if self.name not in TASK_NAMES:
+            raise ValueError(f"unknown task {self.name!r} (known: {', '.join(TASK_NAMES)})")
+        get_task(self.name, **self.options)  # the task's own config validation
+        return self
+
+
+class DataSpec(_Spec):
+    """How many problems to generate for training, and the held-out evaluation split."""
+
+    n: int = Field(gt=0, description="problems generated (before de-duplication and the split)")
+    seed: int = Field(default=0, ge=0)
+    test_size: int = Field(default=200, gt=0, description="held-out problems evaluated")
+    workers: int | None = Field(default=None, gt=0)
+
+
+class TrainSpec(_Spec):
+    """Supervised fine-tuning settings (see ``backtrack.train.sft``)."""
+
+    max_steps: int = Field(gt=0)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    batch_size: int = Field(default=32, gt=0, description="packed rows per optimizer step")
+    warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    loss_on: Literal["completion", "all"] = "completion"
+    save_steps: int = Field(default=200, gt=0)
+    seed: int = Field(default=0, ge=0)
+
+
+class EvalSpec(_Spec):
+    """One way of spending inference compute on the held-out problems."""
+
+    strategy: Literal["sequential", "parallel", "hybrid"]
+    budgets: list[int] = Field(default_factory=lambda: [256, 512, 1024, 2048, 4096])
+    samples: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16, 32])
+    max_new_tokens: int | None = Field(default=None, gt=0, description="per sample (parallel)")
+    temperature: float = Field(default=0.7, ge=0)
+    select: Literal["oracle", "majority", "first_valid"] = "oracle"
+    runs: int = Field(default=4, gt=0, description="hybrid: sequential runs sharing the budget")
+
+    @field_validator("budgets", "samples")
+    @classmethod
+    def _positive_increasing(cls, values: list[int]) -> list[int]:
+        if not values or any(v <= 0 for v in values) or values != sorted(set(values)):
+            raise ValueError("must be a non-empty, strictly increasing list of positive integers")
+        return values
+
+
+class ModelSpec(_Spec):
+    """A model trained on one trace format and evaluated with one or more strategies."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    format: str
+    format_options: dict[str, Any] = Field(default_factory=dict)
+    size: str = Field(description="a named size (`backtrack models`) or a path to a saved model")
+    context: int = Field(gt=0)
+    train: TrainSpec
+    eval: list[EvalSpec] = Field(min_length=1)
+
+
+class Recipe(_Spec):
+    """A whole study: data -> tokenizer -> train each model -> evaluate -> report."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    task: TaskSpec
+    data: DataSpec
+    models: list[ModelSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _models_fit_the_task(self) -> Recipe:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        known = formats(self.task.name)
+        for m in self.models:
+            if m.format not in known:
+                raise ValueError(f"model {m.name!r}: format {m.format!r} is not one of {', '.join(known)}")
+        return self
+
+    def digest(self, *parts: str) -> str:
+        """A content hash of this recipe (or of the named top-level parts), for stage caching."""
+        data = self.model_dump(mode="json")
+        if parts:
+            data = {k: data[k] for k in parts}
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "recipe"
+
+
+def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
+    """Validate a recipe given as a dict; errors name the source and the key."""
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise RecipeError(f"{source}: {_where(first['loc'])}: {message}{more}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a TOML recipe."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"no recipe file at {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{path}: not valid TOML: {exc}") from None
+    return parse_recipe(data, str(path))
+
+
+# The embedded default study: small enough for a 2-core CPU in minutes. CountDown with 3 numbers in
+# 1..9 and targets 1..50; a model trained on DFS traces (sequential search) against one trained on
+# direct solutions (parallel sampling), compared at matched FLOPs.
+DEFAULT_RECIPE_TOML = """
+name = "default"
+description = "CPU study: DFS-trace model (sequential) vs direct-solution model (best-of-n), CountDown-3"
+seed = 0
+
+[task]
+name = "countdown"
+options = { n_numbers = 3, min_number = 1, max_number = 9, min_target = 1, max_target = 50 }
+
+[data]
+n = 20000
+test_size = 200
+
+[[models]]
+name = "dfs"
+format = "dfs"
+size = "1M"
+context = 512
+train = { max_steps = 600, learning_rate = 2e-3, batch_size = 16 }
+eval = [{ strategy = "sequential", budgets = [32, 64, 128, 256, 512] }]
+
+[[models]]
+name = "direct"
+format = "direct"
+size = "1M"
+context = 128
+train = { max_steps = 600, learning_rate = 2e-3, batch_size = 64 }
+eval = [{ strategy = "parallel", samples = [1, 2, 4, 8, 16], max_new_tokens = 96, temperature = 0.7 }]
+"""
+
+
+def default_recipe() -> Recipe:
+    return parse_recipe(tomllib.loads(DEFAULT_RECIPE_TOML), "default recipe")

@@ -1,0 +1,97 @@
+"""Recipes: TOML validated into typed models; one clear error naming the bad key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from backtrack.recipes import DEFAULT_RECIPE_TOML, RecipeError, default_recipe, load_recipe, parse_recipe
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def base() -> dict:
+    return tomllib.loads(DEFAULT_RECIPE_TOML)
+
+
+def test_default_recipe_compares_a_dfs_model_with_a_direct_model():
+    recipe = default_recipe()
+    assert recipe.task.name == "countdown"
+    formats = {m.format: m for m in recipe.models}
+    assert set(formats) == {"dfs", "direct"}
+    assert formats["dfs"].eval[0].strategy == "sequential"
+    assert formats["direct"].eval[0].strategy == "parallel"
+
+
+@pytest.mark.parametrize("name", ["paper-countdown.toml", "paper-sudoku.toml"])
+def test_shipped_paper_recipes_load(name):
+    recipe = load_recipe(RECIPES / name)
+    sizes = {m.size for m in recipe.models}
+    assert {"17M", "38M", "144M"} <= sizes
+    contexts = {m.format: m.context for m in recipe.models}
+    assert contexts["dfs"] == 4096
+
+
+def mutate(path: tuple, value, *, delete: bool = False) -> dict:
+    data = base()
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if delete:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (("models", 0, "train", "max_steps"), 0, "models[0].train.max_steps"),
+        (("models", 1, "eval", 0, "strategy"), "beam", "models[1].eval[0].strategy"),
+        (("models", 0, "train", "max_stepz"), 10, "models[0].train.max_stepz"),
+        (("data", "n"), "many", "data.n"),
+        (("models", 0, "eval", 0, "budgets"), [64, 32], "models[0].eval[0].budgets"),
+        (("task", "name"), "chess", "task"),
+        (("task", "options"), {"n_numbers": 1}, "task"),
+        (("models", 1, "format"), "bogus", "recipe"),
+        (("models", 1, "name"), "dfs", "recipe"),
+        (("bogus_top_level",), 1, "bogus_top_level"),
+    ],
+)
+def test_bad_recipes_get_one_error_naming_the_place(path, value, where):
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(mutate(path, value), "r.toml")
+    message = str(info.value)
+    assert message.startswith(f"r.toml: {where}:"), message
+    assert "\n" not in message
+
+
+def test_missing_required_section_is_reported():
+    with pytest.raises(RecipeError, match=r"r\.toml: data: Field required"):
+        parse_recipe(mutate(("data",), None, delete=True), "r.toml")
+
+
+def test_load_recipe_reports_a_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(RecipeError, match="no recipe file"):
+        load_recipe(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed")
+    with pytest.raises(RecipeError, match="not valid TOML"):
+        load_recipe(bad)
+
+
+def test_digest_changes_with_content_and_only_with_the_parts_asked():
+    a = default_recipe()
+    b = parse_recipe(mutate(("models", 0, "train", "max_steps"), 7))
+    assert a.digest() != b.digest()
+    assert a.digest("task", "data") == b.digest("task", "data")
+    assert a.digest() == default_recipe().digest()
+
+
+def test_recipes_are_frozen():
+    recipe = default_recipe()
+    with pytest.raises(Exception, match="frozen"):
+        recipe.seed = 3  # type: ignore[misc]
