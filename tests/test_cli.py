@@ -119,3 +119,19 @@ def test_generate_writes_a_dataset(capsys, tmp_path):
     assert (out_dir / "metadata.json").exists()
     metadata = json.loads((out_dir / "metadata.json").read_text())
     assert metadata["seed"] == 1 and metadata["format"] == "direct"
+
+
+def test_flops_prints_the_reference_formula_for_17m(capsys):
+    code, out, _ = run(capsys, "flops", "17M", "--tokens", "4096", "--samples", "1")
+    assert code == 0
+    # linear = 2*512^2 + 2*512*128 + 3*512*1024; flops = 8 * (linear*L + 512*L*(L+1)/2)
+    linear = 2 * 512**2 + 2 * 512 * 128 + 3 * 512 * 1024
+    expected = 8 * (linear * 4096 + 512 * 4096 * 4097 // 2)
+    assert f"{expected:,}" in out
+
+
+def test_models_lists_the_paper_sizes(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    for name in ("3M*", "17M*", "38M*", "144M*", "365M*"):
+        assert name in out

@@ -223,6 +223,59 @@ def generate(
 
 
 @app.command()
+@_guard
+def models(
+    task_name: Annotated[str, typer.Option("--task", help="vocabulary used for the counts")] = "countdown",
+) -> None:
+    """List the named model sizes (Qwen2, random init) with their parameter counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from backtrack.models import describe_sizes
+    from backtrack.tokenizer import build_tokenizer
+
+    vocab = len(build_tokenizer(_task(task_name).name))
+    table = Table(
+        title=f"model sizes ({task_name} vocabulary: {vocab} tokens)", caption="* the reference study's sizes"
+    )
+    for column in ("name", "hidden", "layers", "heads", "kv", "ffn", "params", "non-emb."):
+        table.add_column(column, justify="left" if column == "name" else "right", no_wrap=True)
+    for row in describe_sizes(vocab):
+        dims = [str(row[k]) for k in ("hidden", "layers", "heads", "kv_heads", "ffn")]
+        name = row["name"] + ("*" if row["paper"] else "")
+        table.add_row(name, *dims, f"{row['params']:,}", f"{row['non_embedding_params']:,}")
+    Console().print(table)
+
+
+@app.command()
+@_guard
+def flops(
+    size: Annotated[str, typer.Argument(help="a named size (`backtrack models`) or a saved model path")],
+    tokens: Annotated[int, typer.Option(help="generated tokens per sample (prompt excluded)")] = 4096,
+    samples: Annotated[int, typer.Option(help="number of samples")] = 1,
+    table: Annotated[bool, typer.Option(help="also print sequential budgets against best-of-n")] = False,
+) -> None:
+    """Inference FLOPs by the reference formula, for planning matched-compute comparisons."""
+    from backtrack.budget import budget_table, inference_flops
+
+    if tokens < 1 or samples < 1:
+        raise UserError("--tokens and --samples must be positive")
+    dims: Any = size
+    if Path(size).is_dir():
+        from transformers import AutoConfig
+
+        dims = AutoConfig.from_pretrained(size)
+    total = inference_flops(dims, tokens, samples)
+    typer.echo(f"{size}: {samples} x {tokens} tokens = {total:.4e} FLOPs ({total:,.0f})")
+    if table:
+        for row in budget_table(dims, sample_tokens=tokens):
+            typer.echo(
+                f"  {row['strategy']:<10} n={row['samples']:<3} tokens={row['tokens']:<5} "
+                f"flops={row['flops']:.3e}  = {row['equivalent_samples']:.2f} samples of {tokens}"
+            )
+
+
+@app.command()
 def formats() -> None:
     """List the trace formats of every task."""
     from backtrack.traces import formats as all_formats
