@@ -1,0 +1,90 @@
+"""Reports from a results.json: figures, markdown and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backtrack.report import published_points, write_report
+
+
+def results(name: str = "demo") -> dict:
+    def point(budget, samples, flops, acc):
+        solved = round(acc * 200)
+        return dict(
+            budget=budget, samples=samples, tokens=100.0, flops=flops, accuracy=acc, solved=solved, n=200
+        )
+
+    return {
+        "name": name,
+        "recipe": {"name": name, "description": "a demo"},
+        "environment": {"python": "3.11"},
+        "models": {
+            "dfs": {
+                "size": "17M",
+                "format": "dfs",
+                "params": 17_923_072,
+                "curves": [
+                    {
+                        "strategy": "sequential",
+                        "select": None,
+                        "points": [point(256, 1, 4.7e9, 0.1), point(4096, 1, 1.07e11, 0.4)],
+                    },
+                ],
+                "trace_stats": {"mean_backtracks": 12.5, "solved_share": 0.4},
+            },
+            "direct": {
+                "size": "17M",
+                "format": "direct",
+                "curves": [
+                    {
+                        "strategy": "parallel",
+                        "select": "oracle",
+                        "points": [point(None, 1, 3.8e9, 0.17), point(None, 16, 6.1e10, 0.61)],
+                    },
+                ],
+                "pass_at_k": {"k": [1, 2, 4, 8, 16], "value": [0.17, 0.25, 0.37, 0.5, 0.61]},
+            },
+        },
+    }
+
+
+def test_report_writes_figures_markdown_and_self_contained_html(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(results()))
+    page = write_report(tmp_path)
+    assert page == tmp_path / "report.html"
+    for figure in ("accuracy_vs_flops.png", "pass_at_k.png"):
+        data = (tmp_path / "figures" / figure).read_bytes()
+        assert data.startswith(b"\x89PNG")
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2  # embedded, no external files needed
+    markdown = (tmp_path / "report.md").read_text()
+    assert "dfs: sequential" in markdown and "direct: parallel (oracle)" in markdown
+    assert "40.0% (80/200)" in markdown
+    assert "mean_backtracks" in markdown and '"python": "3.11"' in markdown
+
+
+def test_report_needs_results(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no results\.json"):
+        write_report(tmp_path)
+    (tmp_path / "results.json").write_text(json.dumps({"models": []}))
+    with pytest.raises(ValueError, match="'models' must map"):
+        write_report(tmp_path)
+
+
+def test_published_points_use_the_reference_numbers_and_formula():
+    from backtrack.budget import inference_flops
+
+    points = published_points("17M", "dfs")
+    assert points is not None and len(points) == 5
+    assert points[-1] == (inference_flops("17M", 4096), 0.415)
+    direct = published_points("17M", "direct")
+    assert direct[0][1] == 0.17 and direct[-1][1] == 0.61
+    assert published_points("tiny", "dfs") is None
+
+
+def test_paper_runs_overlay_the_published_points(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(results("paper-countdown")))
+    write_report(tmp_path)
+    assert (tmp_path / "figures" / "accuracy_vs_flops.png").stat().st_size > 0
