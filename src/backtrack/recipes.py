@@ -70,7 +70,8 @@ class EvalSpec(_Spec):
     budgets: list[int] = Field(default_factory=lambda: [256, 512, 1024, 2048, 4096])
     samples: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16, 32])
     max_new_tokens: int | None = Field(default=None, gt=0, description="per sample (parallel)")
-    temperature: float = Field(default=0.7, ge=0)
+    temperature: float = Field(default=0.7, ge=0, description="parallel and hybrid sampling")
+    greedy: bool = Field(default=True, description="sequential: one greedy run (the paper's)")
     select: Literal["oracle", "majority", "first_valid"] = "oracle"
     runs: int = Field(default=4, gt=0, description="hybrid: sequential runs sharing the budget")
 

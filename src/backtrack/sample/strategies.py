@@ -70,6 +70,7 @@ class SequentialResult:
     generated: int  # tokens the one run generated (at most max(budgets))
     stopped: bool  # the run ended with EOS
     reason: str  # the verifier's reason at the largest budget
+    text: str = ""  # the run's text (for trace statistics)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -142,7 +143,7 @@ def _score_run(
         tokens[budget] = used
         flops[budget] = float(sequence_flops(backend.config, used))
     reason = verdicts[min(budgets[-1], run.tokens)].reason
-    return SequentialResult(index, budgets, solved, tokens, flops, run.tokens, run.stopped, reason)
+    return SequentialResult(index, budgets, solved, tokens, flops, run.tokens, run.stopped, reason, run.text)
 
 
 def sequential(

@@ -1,0 +1,180 @@
+"""Budget sweeps on held-out problems: accuracy against tokens and FLOPs, pass@k, trace statistics.
+
+``evaluate_model`` runs one model under each ``EvalSpec`` of a recipe and returns the model's entry
+of ``results.json`` (the schema ``backtrack.report`` reads) plus per-problem rows for ``samples.jsonl``.
+
+- sequential: one greedy run per problem up to the largest budget; the accuracy at budget L counts
+  problems solved within L generated tokens (``backtrack.sample.sequential``).
+- parallel: the largest n samples are drawn once; with ``oracle`` selection the accuracy at n is the
+  unbiased pass@n estimate over them, with ``majority`` / ``first_valid`` it is read off the first n
+  samples. FLOPs at n are n times the mean FLOPs of one sample (samples stop at EOS).
+- hybrid: for each total budget, ``runs`` sampled runs of budget/runs tokens each.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from backtrack.budget import sequence_flops
+from backtrack.recipes import EvalSpec
+from backtrack.sample import HFBackend
+from backtrack.sample.strategies import (
+    ParallelResult,
+    SequentialResult,
+    hybrid,
+    mean_pass_at_k,
+    parallel,
+    pass_at_k,
+    sequential,
+    sequential_curve,
+)
+from backtrack.traces import parse
+
+
+def _point(budget: int | None, samples: int, tokens: float, flops: float, solved: float, n: int) -> dict:
+    return {
+        "budget": budget,
+        "samples": samples,
+        "tokens": tokens,
+        "flops": flops,
+        "accuracy": solved / n if n else 0.0,
+        "solved": round(solved, 3),
+        "n": n,
+    }
+
+
+def trace_statistics(
+    task_name: str, fmt: str, problems: Sequence[Any], texts: Sequence[str]
+) -> dict[str, Any]:
+    """What the model's traces look like, read by the format's parser (never trusting the model)."""
+    if not texts:
+        return {}
+    parsed = [parse(task_name, p, fmt, t) for p, t in zip(problems, texts, strict=True)]
+    return {
+        "traces": len(parsed),
+        "valid_share": sum(p.valid for p in parsed) / len(parsed),
+        "goal_claimed_share": sum(p.goal_claimed for p in parsed) / len(parsed),
+        "mean_chars": statistics.fmean(len(t) for t in texts),
+        "mean_steps": statistics.fmean(p.steps for p in parsed),
+        "mean_backtracks": statistics.fmean(p.backtracks for p in parsed),
+        "mean_dead_ends": statistics.fmean(p.dead_ends for p in parsed),
+        "share_with_errors": sum(bool(p.errors) and not p.valid for p in parsed) / len(parsed),
+    }
+
+
+def _sequential_curve(spec: EvalSpec, results: list[SequentialResult]) -> dict[str, Any]:
+    n = len(results)
+    points = [
+        _point(row["budget"], 1, row["mean_tokens"], row["mean_flops"], row["accuracy"] * n, n)
+        for row in sequential_curve(results)
+    ]
+    return {"strategy": "sequential", "select": None, "points": points}
+
+
+def _parallel_curve(spec: EvalSpec, results: list[ParallelResult], config: Any) -> dict[str, Any]:
+    n = len(results)
+    lengths = [length for r in results for length in r.lengths]
+    mean_tokens = statistics.fmean(lengths) if lengths else 0.0
+    mean_flops = statistics.fmean(sequence_flops(config, length) for length in lengths) if lengths else 0.0
+    points = []
+    for k in spec.samples:
+        if spec.select == "oracle":
+            solved = mean_pass_at_k(results, k) * n
+        else:
+            solved = sum(_select_first(r, k, spec.select) for r in results)
+        points.append(_point(None, k, mean_tokens * k, mean_flops * k, solved, n))
+    return {"strategy": "parallel", "select": spec.select, "points": points}
+
+
+def _select_first(result: ParallelResult, k: int, select: str) -> bool:
+    """Majority / first-valid over the first ``k`` samples of a larger draw."""
+    verified, keys = result.verified[:k], result.keys[:k]
+    if select == "first_valid":
+        return any(verified)
+    votes: dict[str, int] = {}
+    for key in keys:
+        if key is not None:
+            votes[key] = votes.get(key, 0) + 1
+    if not votes:
+        return False
+    best = max(votes.values())
+    winner = next(key for key in keys if key is not None and votes[key] == best)  # ties: first seen
+    return any(ok for ok, key in zip(verified, keys, strict=True) if key == winner)
+
+
+def evaluate_model(
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    rows: Sequence[dict[str, Any]],
+    specs: Sequence[EvalSpec],
+    *,
+    fmt: str,
+    batch_size: int = 64,
+    seed: int = 0,
+    backend: Any = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Evaluate one model on held-out ``rows`` (dataset rows with ``prompt`` and the problem's fields).
+
+    Returns the model's ``results.json`` entry (curves, pass@k, trace statistics) and per-problem
+    records for ``samples.jsonl``.
+    """
+    backend = backend or HFBackend(model, tokenizer, batch_size=batch_size)
+    problems = [task.problem_from_dict(row) for row in rows]
+    prompts = [row["prompt"] for row in rows]
+    curves: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    out: dict[str, Any] = {"format": fmt, "problems": len(rows)}
+    for spec in specs:
+        if spec.strategy == "sequential":
+            results = sequential(
+                backend, task, problems, prompts, spec.budgets, greedy=spec.greedy,
+                temperature=spec.temperature, seed=seed,
+            )  # fmt: skip
+            curves.append(_sequential_curve(spec, results))
+            out["trace_stats"] = trace_statistics(task.name, fmt, problems, [r.text for r in results])
+            records += [{"strategy": "sequential", **r.to_dict()} for r in results]
+        elif spec.strategy == "parallel":
+            largest = max(spec.samples)
+            cap = spec.max_new_tokens or 512
+            results = parallel(
+                backend, task, problems, prompts, largest, cap, temperature=spec.temperature,
+                select="oracle" if spec.select == "oracle" else spec.select, seed=seed,
+            )  # fmt: skip
+            curves.append(_parallel_curve(spec, results, backend.config))
+            if spec.select == "oracle":
+                ks = [k for k in range(1, largest + 1) if k & (k - 1) == 0 or k == largest]
+                out["pass_at_k"] = {"k": ks, "value": [mean_pass_at_k(results, k) for k in ks]}
+            records += [{"strategy": f"parallel-{spec.select}", **r.to_dict()} for r in results]
+        else:  # hybrid: each total budget split over spec.runs sampled runs
+            points = []
+            for budget in spec.budgets:
+                results = hybrid(
+                    backend,
+                    task,
+                    problems,
+                    prompts,
+                    spec.runs,
+                    budget,
+                    temperature=spec.temperature,
+                    seed=seed,
+                )
+                n = len(results)
+                points.append(
+                    _point(
+                        budget,
+                        spec.runs,
+                        statistics.fmean(r.tokens for r in results),
+                        statistics.fmean(r.flops for r in results),
+                        sum(r.solved for r in results),
+                        n,
+                    )
+                )
+            curves.append({"strategy": "hybrid", "select": f"{spec.runs} runs", "points": points})
+    out["curves"] = curves
+    return out, records
+
+
+__all__ = ["evaluate_model", "pass_at_k", "trace_statistics"]
