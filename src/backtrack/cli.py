@@ -10,6 +10,7 @@ import functools
 import json
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -285,12 +286,33 @@ def formats() -> None:
 
 
 @app.command()
+@_guard
 def run(
-    recipe: str = typer.Argument(None, help="TOML recipe; the embedded default study when omitted"),
+    recipe: Annotated[
+        str | None, typer.Argument(help="TOML recipe; the embedded default study when omitted")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
 ) -> None:
-    """Run a study (data -> train -> eval -> report). Not built yet."""
-    typer.echo("backtrack run: the study pipeline is not built yet (see the open issues).", err=True)
-    raise typer.Exit(2)
+    """Run a study: data -> tokenizer -> train each model -> evaluate -> report (cached, resumable)."""
+    from backtrack.recipes import RecipeError, default_recipe, load_recipe
+    from backtrack.run import run_study
+
+    try:
+        study = load_recipe(recipe) if recipe else default_recipe()
+    except RecipeError as exc:
+        raise UserError(str(exc)) from None
+    start = time.perf_counter()
+    report = run_study(study, runs_dir, log=lambda line: typer.echo(line, err=True))
+    typer.echo(f"report: {report}  ({time.perf_counter() - start:.0f} s)")
+
+
+@app.command()
+@_guard
+def report(run_dir: Annotated[Path, typer.Argument(help="a run directory holding results.json")]) -> None:
+    """Write figures, report.md and a self-contained report.html for a run directory."""
+    from backtrack.report import write_report
+
+    typer.echo(str(write_report(run_dir)))
 
 
 def _expand_multi_value_options(argv: list[str], names: tuple[str, ...] = ("--numbers",)) -> list[str]:

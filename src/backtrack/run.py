@@ -1,0 +1,219 @@
+"""``backtrack run``: a recipe's stages (data -> tokenizer -> train each model -> evaluate -> report)
+in ``runs/<name>/``, each cached by a hash of its inputs.
+
+A stage writes ``stage.json`` holding its input hash when it finishes; a rerun skips every stage whose
+hash matches, and a training stage killed mid-way resumes from its last checkpoint (the hash of its
+inputs is written before training starts, so a checkpoint is only reused for the same inputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backtrack.recipes import ModelSpec, Recipe
+
+STAGE_FILE = "stage.json"
+
+
+def _hash(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _read_stage(directory: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((directory / STAGE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _done(directory: Path, digest: str) -> bool:
+    stage = _read_stage(directory)
+    return bool(stage and stage.get("hash") == digest and stage.get("done"))
+
+
+class Study:
+    """One recipe's run directory and its stages."""
+
+    def __init__(self, recipe: Recipe, runs_dir: str | Path = "runs", *, log: Callable[[str], None] = print):
+        self.recipe = recipe
+        self.dir = Path(runs_dir) / recipe.name
+        self.log = log
+        self.timings: dict[str, float] = {}
+
+    # ---- data ------------------------------------------------------------------------------------
+    def data_dir(self, model: ModelSpec) -> Path:
+        return self.dir / "data" / f"{model.format}-{self._data_hash(model)[:8]}"
+
+    def _data_hash(self, model: ModelSpec) -> str:
+        from backtrack.data import GENERATOR_VERSION
+
+        r = self.recipe
+        return _hash(
+            r.task.model_dump(), r.data.model_dump(), model.format, model.format_options, GENERATOR_VERSION
+        )
+
+    def data(self, model: ModelSpec) -> Path:
+        from backtrack.data import build_dataset
+
+        out, digest = self.data_dir(model), self._data_hash(model)
+        if _done(out, digest):
+            return out
+        self.log(f"[data] {model.format}: generating {self.recipe.data.n} problems")
+        r = self.recipe
+        build_dataset(
+            r.task.name,
+            r.data.n,
+            r.data.seed,
+            model.format,
+            out,
+            task_config=dict(r.task.options),
+            format_options=dict(model.format_options),
+            test_size=r.data.test_size,
+            workers=r.data.workers,
+            overwrite=True,
+        )
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": True})
+        return out
+
+    # ---- tokenizer -------------------------------------------------------------------------------
+    def tokenizer(self) -> Any:
+        from backtrack.tokenizer import build_tokenizer
+
+        tokenizer = build_tokenizer(self.recipe.task.name, **self.recipe.task.options)
+        # A folder of its own (no config.json beside it), so AutoTokenizer loads it as saved.
+        tokenizer.save_pretrained(self.dir / "tokenizer")
+        return tokenizer
+
+    # ---- training --------------------------------------------------------------------------------
+    def model_dir(self, model: ModelSpec) -> Path:
+        return self.dir / "models" / model.name
+
+    def _train_hash(self, model: ModelSpec) -> str:
+        spec = model.model_dump(exclude={"eval"})
+        return _hash(spec, self._data_hash(model), self.recipe.seed)
+
+    def train(self, model: ModelSpec, tokenizer: Any) -> Path:
+        from backtrack.models import build_model
+        from backtrack.train.sft import SFTSettings, train_sft
+
+        out, digest = self.model_dir(model), self._train_hash(model)
+        if _done(out, digest):
+            return out
+        stage = _read_stage(out)
+        resume = bool(stage and stage.get("hash") == digest)  # same inputs: continue its checkpoints
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": False})
+        self.log(f"[train] {model.name}: {model.size} on {model.format}, {model.train.max_steps} steps")
+        t = model.train
+        settings = SFTSettings(
+            output_dir=out,
+            max_steps=t.max_steps,
+            per_device_batch_size=t.batch_size,
+            max_length=model.context,
+            learning_rate=t.learning_rate,
+            warmup_ratio=t.warmup_ratio,
+            weight_decay=t.weight_decay,
+            loss_on=t.loss_on,
+            seed=t.seed,
+            save_steps=t.save_steps,
+            resume=resume,
+            overwrite=not resume,
+        )
+        net = build_model(model.size, tokenizer, model.context, seed=t.seed)
+        result = train_sft(net, tokenizer, self.data(model), settings)
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": True, "training": result.to_dict()})
+        return out
+
+    # ---- evaluation ------------------------------------------------------------------------------
+    def _eval_hash(self, model: ModelSpec) -> str:
+        return _hash(self._train_hash(model), [e.model_dump() for e in model.eval])
+
+    def evaluate(self, model: ModelSpec) -> dict[str, Any]:
+        import datasets
+
+        from backtrack.evaluate import evaluate_model
+        from backtrack.models import load_model, parameter_count
+        from backtrack.tasks import get_task
+
+        out = self.dir / "eval" / model.name
+        digest = self._eval_hash(model)
+        if _done(out, digest):
+            return json.loads((out / "entry.json").read_text())
+        self.log(f"[eval] {model.name}: {', '.join(e.strategy for e in model.eval)}")
+        net, tokenizer = load_model(self.model_dir(model))
+        test = datasets.load_from_disk(str(self.data_dir(model)))["test"]
+        rows = [test[i] for i in range(min(len(test), self.recipe.data.test_size))]
+        task = get_task(self.recipe.task.name, **self.recipe.task.options)
+        entry, records = evaluate_model(
+            net, tokenizer, task, rows, model.eval, fmt=model.format, seed=self.recipe.seed
+        )
+        stage = _read_stage(self.model_dir(model)) or {}
+        entry.update(
+            size=model.size,
+            params=parameter_count(net)["total"],
+            training=stage.get("training", {}),
+        )
+        _write_json(out / "entry.json", entry)
+        with (out / "samples.jsonl").open("w") as fh:
+            fh.writelines(json.dumps(r, default=str) + "\n" for r in records)
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": True})
+        return entry
+
+    # ---- everything ------------------------------------------------------------------------------
+    def run(self) -> Path:
+        """Run (or resume) every stage; returns the report's path."""
+        from backtrack.report import write_report
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _write_json(self.dir / "recipe.json", self.recipe.model_dump(mode="json"))
+        tokenizer = self.tokenizer()
+        entries = {}
+        for model in self.recipe.models:
+            start = time.perf_counter()
+            self.data(model)
+            self.train(model, tokenizer)
+            entries[model.name] = self.evaluate(model)
+            self.timings[model.name] = time.perf_counter() - start
+        results = {
+            "name": self.recipe.name,
+            "recipe": self.recipe.model_dump(mode="json"),
+            "environment": environment(),
+            "models": entries,
+        }
+        _write_json(self.dir / "results.json", results)
+        return write_report(self.dir)
+
+
+def environment() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    import backtrack
+
+    return {
+        "backtrack": backtrack.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def run_study(recipe: Recipe, runs_dir: str | Path = "runs", *, log: Callable[[str], None] = print) -> Path:
+    return Study(recipe, runs_dir, log=log).run()
