@@ -135,3 +135,30 @@ def test_models_lists_the_paper_sizes(capsys):
     assert code == 0
     for name in ("3M*", "17M*", "38M*", "144M*", "365M*"):
         assert name in out
+
+
+def test_train_sft_then_eval_from_the_command_line(capsys, tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        data = tmp_path / "data"
+        config = ("-c", "n_numbers=3", "-c", "max_number=9", "-c", "min_target=1", "-c", "max_target=30")
+        argv = ("generate", "countdown", "--n", "200", "--format", "direct", "--out", str(data))
+        code, _, _ = run(capsys, *argv, *config)
+        assert code == 0
+        out = tmp_path / "model"
+        argv = ("--data", str(data), "--model", "tiny", "--out", str(out), "--context", "128")
+        code, printed, _ = run(capsys, "train", "sft", *argv, "--max-steps", "3", "--save-steps", "2")
+        assert code == 0, printed
+        assert json.loads(printed.strip().splitlines()[-1])["steps"] == 3
+        assert (out / "config.json").exists()
+        argv = ("--model", str(out), "--data", str(data), "--strategy", "parallel", "--samples", "1,2")
+        code, printed, _ = run(capsys, "eval", *argv, "--max-new-tokens", "16", "--limit", "4")
+        assert code == 0, printed
+        assert "n=2:" in printed and "FLOPs/problem" in printed
+        code, _, err = run(capsys, "eval", *argv, "--select", "bogus")
+        assert code == 2 and err.startswith("error: ")
+    finally:
+        torch.set_num_threads(threads)

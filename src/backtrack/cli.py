@@ -285,6 +285,104 @@ def formats() -> None:
         typer.echo(name)
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Train models (SFT; GRPO comes later).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sft")
+@_guard
+def train_sft_command(
+    data: Annotated[Path, typer.Option(help="a dataset from `backtrack generate`")],
+    model: Annotated[str, typer.Option(help="a named size (`backtrack models`) or a saved model's path")],
+    out: Annotated[Path, typer.Option(help="output directory (checkpoints, then model + tokenizer)")],
+    context: Annotated[int, typer.Option(help="max tokens per packed row")] = 4096,
+    max_steps: Annotated[int | None, typer.Option(help="optimizer steps (default: one epoch)")] = None,
+    batch_size: Annotated[int, typer.Option(help="packed rows per step")] = 8,
+    lr: Annotated[float, typer.Option(help="peak learning rate (warmup + cosine)")] = 5e-4,
+    loss_on: Annotated[str, typer.Option(help="completion, or all (the paper's choice)")] = "completion",
+    save_steps: Annotated[int, typer.Option(help="checkpoint every N steps")] = 500,
+    seed: Annotated[int, typer.Option(help="initialisation and data order")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
+    overwrite: Annotated[bool, typer.Option(help="start again over earlier checkpoints in --out")] = False,
+) -> None:
+    """Supervised fine-tuning on a dataset's prompt/completion pairs (packed, resumable)."""
+    from backtrack.models import MODEL_SIZES, build_model, load_model
+    from backtrack.tokenizer import build_tokenizer
+    from backtrack.train.sft import SFTSettings, train_sft
+
+    metadata_path = data / "metadata.json"
+    if not metadata_path.is_file():
+        raise UserError(f"{data} is not a dataset from `backtrack generate` (no metadata.json)")
+    if model in MODEL_SIZES:
+        meta = json.loads(metadata_path.read_text())
+        tokenizer = build_tokenizer(meta["task"], **meta["task_config"])
+        net = build_model(model, tokenizer, context, seed=seed)
+    else:
+        net, tokenizer = load_model(model)
+    settings = SFTSettings(
+        output_dir=out,
+        max_length=context,
+        max_steps=max_steps,
+        per_device_batch_size=batch_size,
+        learning_rate=lr,
+        loss_on=loss_on,
+        seed=seed,
+        save_steps=save_steps,
+        resume=resume,
+        overwrite=overwrite,
+    )
+    result = train_sft(net, tokenizer, data, settings)
+    typer.echo(json.dumps({k: v for k, v in result.to_dict().items() if k != "losses"}, default=str))
+
+
+@app.command("eval")
+@_guard
+def eval_command(
+    model: Annotated[Path, typer.Option(help="a trained model directory")],
+    data: Annotated[Path, typer.Option(help="the dataset whose test split is evaluated")],
+    strategy: Annotated[str, typer.Option(help="sequential, parallel or hybrid")] = "sequential",
+    budgets: Annotated[str, typer.Option(help="sequential/hybrid token budgets")] = "256,512,1024,2048,4096",
+    samples: Annotated[str, typer.Option(help="parallel sample counts")] = "1,2,4,8,16,32",
+    max_new_tokens: Annotated[int, typer.Option(help="parallel: tokens per sample")] = 512,
+    temperature: Annotated[float, typer.Option(help="parallel/hybrid sampling temperature")] = 0.7,
+    select: Annotated[str, typer.Option(help="parallel: oracle, majority or first_valid")] = "oracle",
+    limit: Annotated[int, typer.Option(help="problems evaluated (the test split's first N)")] = 200,
+    out: Annotated[Path | None, typer.Option(help="write the results here (JSON)")] = None,
+) -> None:
+    """Accuracy against tokens and FLOPs on held-out problems, for one strategy."""
+    import datasets
+
+    from backtrack.evaluate import evaluate_model
+    from backtrack.models import load_model
+    from backtrack.recipes import EvalSpec
+
+    def ints(text: str) -> list[int]:
+        try:
+            return [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise UserError(f"expected comma-separated integers, got {text!r}") from None
+
+    try:
+        spec = EvalSpec(
+            strategy=strategy, budgets=ints(budgets), samples=ints(samples), max_new_tokens=max_new_tokens,
+            temperature=temperature, select=select,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise UserError(str(exc).splitlines()[-1].strip()) from None
+    meta = json.loads((data / "metadata.json").read_text())
+    task = get_task(meta["task"], **meta["task_config"])
+    test = datasets.load_from_disk(str(data))["test"]
+    rows = [test[i] for i in range(min(limit, len(test)))]
+    net, tokenizer = load_model(model)
+    entry, _ = evaluate_model(net, tokenizer, task, rows, [spec], fmt=meta["format"])
+    text = json.dumps(entry, indent=2, default=str)
+    if out:
+        out.write_text(text)
+    for point in entry["curves"][0]["points"]:
+        where = f"budget {point['budget']}" if point["budget"] else f"n={point['samples']}"
+        typer.echo(f"{where:>12}: {point['accuracy']:.1%} solved, {point['flops']:.3e} FLOPs/problem")
+
+
 @app.command()
 @_guard
 def run(

@@ -36,6 +36,7 @@ from typing import Any
 from backtrack.budget import flops_of_lengths, sequence_flops
 from backtrack.sample.backends import Backend, Completion
 from backtrack.tasks import Verdict
+from backtrack.tasks.base import extract_answer
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -352,17 +353,8 @@ def answer_key(task: Any, problem: Any, text: str) -> str | None:
         return _countdown_key(problem, text)
     if name == "sudoku":
         return _sudoku_key(problem, text)
-    body = _answer_body(text)
+    body = extract_answer(text)
     return body or None
-
-
-def _answer_body(text: str) -> str:
-    end = text.rfind("</answer>")
-    if end != -1:
-        start = text.rfind("<answer>", 0, end)
-        if start != -1:
-            return text[start + len("<answer>") : end].strip()
-    return text.strip()
 
 
 def _countdown_key(problem: Any, text: str) -> str | None:
@@ -371,7 +363,7 @@ def _countdown_key(problem: Any, text: str) -> str | None:
     if detect_kind(text) == "trace":
         steps = _claimed_goal_path(text)
         return None if steps is None else _steps_key(problem.numbers, steps)
-    body = _answer_body(text)
+    body = extract_answer(text)
     steps = parse_steps(body)
     if isinstance(steps, list) and steps:
         return _steps_key(problem.numbers, steps)
@@ -409,7 +401,7 @@ def _sudoku_key(problem: Any, text: str) -> str | None:
 
     if sudoku.detect_kind(text) == "grid":
         try:
-            return sudoku.parse_grid(_answer_body(text))
+            return sudoku.parse_grid(extract_answer(text))
         except ValueError:
             return None
     board = sudoku.replay(sudoku.puzzle_of(problem), text).board

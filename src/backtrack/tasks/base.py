@@ -32,6 +32,16 @@ class Verdict:
         return {"ok": self.ok, "reason": self.reason, "kind": self.kind}
 
 
+def extract_answer(text: str) -> str:
+    """The content of the last ``<answer>...</answer>`` (stripped), or the whole text stripped."""
+    end = text.rfind("</answer>")
+    if end != -1:
+        start = text.rfind("<answer>", 0, end)
+        if start != -1:
+            return text[start + len("<answer>") : end].strip()
+    return text.strip()
+
+
 def reject(reason: str, kind: str = "") -> Verdict:
     return Verdict(False, reason, kind)
 

@@ -8,6 +8,7 @@ once each (the paper) or at most once each. The prompt states the rule and every
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from itertools import combinations
 from typing import Any, ClassVar, NamedTuple
 
 from backtrack.tasks.arith import ExpressionError, evaluate_expression
-from backtrack.tasks.base import MAX_ANSWER_CHARS, MAX_ANSWER_LINES, Verdict, accept, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, MAX_ANSWER_LINES, Verdict, accept, extract_answer, reject
 
 OPS = "+-*/"
 
@@ -196,7 +197,10 @@ class CountdownConfig:
     max_target: int = 100
     # True: every number exactly once (the paper). False: each number at most once.
     use_all: bool = True
-    # Share of target values held out for the unseen-target test split, and the seed choosing them.
+    # How the test split is held out: "target" (the paper: a share of target values never seen in
+    # training) or "problem" (a share of problems, by a stable hash of their content).
+    split_by: str = "target"
+    # Share of target values (split_by="target") or of problems (split_by="problem") held out.
     heldout_target_fraction: float = 0.1
     split_seed: int = 0
     max_tries: int = 10_000  # rejection-sampling attempts per problem before giving up
@@ -216,6 +220,8 @@ class CountdownConfig:
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         if not isinstance(self.use_all, bool):
             raise ValueError(f"use_all must be true or false, got {self.use_all!r}")
+        if self.split_by not in ("target", "problem"):
+            raise ValueError(f"split_by must be 'target' or 'problem', got {self.split_by!r}")
         if not isinstance(self.heldout_target_fraction, int | float) or isinstance(
             self.heldout_target_fraction, bool
         ):
@@ -295,6 +301,10 @@ class Countdown:
         return _heldout_targets(self.config)
 
     def split_of(self, problem: CountdownProblem) -> str:
+        if self.config.split_by == "problem":
+            key = f"{self.config.split_seed}:{self.problem_key(problem)}".encode()
+            share = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+            return "test" if share < self.config.heldout_target_fraction else "train"
         return "test" if problem.target in self.heldout_targets() else "train"
 
     def is_solvable(self, problem: CountdownProblem) -> bool:
@@ -550,16 +560,6 @@ def parse_steps(text: str) -> list[Step] | str:
             return f"line {k} is not a step 'a op b = c': {line.strip()[:40]!r}"
         steps.append(step)
     return steps
-
-
-def extract_answer(text: str) -> str:
-    """The content of the last ``<answer>...</answer>``, or the text itself."""
-    end = text.rfind("</answer>")
-    if end != -1:
-        start = text.rfind("<answer>", 0, end)
-        if start != -1:
-            return text[start + len("<answer>") : end].strip()
-    return text.strip()
 
 
 def detect_kind(text: str) -> str:

@@ -25,7 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, extract_answer, reject
 
 # ---- board geometry -------------------------------------------------------------------------
 N_CELLS = 81
@@ -594,16 +594,6 @@ def replay_reason(result: Replay) -> str:
     return "complete valid grid"
 
 
-def _answer_body(text: str) -> str:
-    """The content of the last ``<answer>...</answer>``, or the text itself."""
-    end = text.rfind("</answer>")
-    if end != -1:
-        start = text.rfind("<answer>", 0, end)
-        if start != -1:
-            return text[start + len("<answer>") : end]
-    return text
-
-
 def detect_kind(text: str) -> str:
     """'trace' (search lines present), 'steps' (fill lines) or 'grid'."""
     if GUESS in text or NOCAND in text or REVERT in text:
@@ -773,7 +763,7 @@ class Sudoku:
         kind = detect_kind(answer)
         if kind == "trace":
             return self.verify_trace(problem, answer)
-        body = _answer_body(answer)
+        body = extract_answer(answer)
         if kind == "steps":
             return self.verify_steps(problem, body)
         return self.verify_grid(problem, body)

@@ -1,0 +1,93 @@
+"""`backtrack run`: stages in runs/<name>/, cached by input hash, resumable after a kill."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+import torch
+
+from backtrack.recipes import parse_recipe
+from backtrack.run import Study
+
+SMOKE = """
+name = "smoke"
+[task]
+name = "countdown"
+options = { n_numbers = 3, min_number = 1, max_number = 9, min_target = 1, max_target = 50 }
+[data]
+n = 600
+test_size = 8
+[[models]]
+name = "dfs"
+format = "dfs"
+size = "tiny"
+context = 256
+train = { max_steps = 6, learning_rate = 2e-3, batch_size = 4, save_steps = 3 }
+eval = [{ strategy = "sequential", budgets = [16, 32] }]
+[[models]]
+name = "direct"
+format = "direct"
+size = "tiny"
+context = 128
+train = { max_steps = 4, learning_rate = 2e-3, batch_size = 8, save_steps = 2 }
+eval = [{ strategy = "parallel", samples = [1, 2], max_new_tokens = 24 }]
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def recipe():
+    return parse_recipe(tomllib.loads(SMOKE))
+
+
+def test_run_writes_results_and_a_report_then_reuses_every_stage(tmp_path):
+    logs: list[str] = []
+    report = Study(recipe(), tmp_path, log=logs.append).run()
+    assert report.name == "report.html" and report.is_file()
+    results = json.loads((tmp_path / "smoke" / "results.json").read_text())
+    assert set(results["models"]) == {"dfs", "direct"}
+    assert results["models"]["dfs"]["curves"][0]["strategy"] == "sequential"
+    assert results["models"]["direct"]["curves"][0]["points"][-1]["samples"] == 2
+    assert results["models"]["dfs"]["training"]["steps"] == 6
+    assert any(line.startswith("[train]") for line in logs)
+
+    again: list[str] = []
+    Study(recipe(), tmp_path, log=again.append).run()
+    assert again == []  # nothing regenerated, retrained or re-evaluated
+
+
+def test_a_changed_setting_reruns_only_what_depends_on_it(tmp_path):
+    Study(recipe(), tmp_path, log=lambda _: None).run()
+    data = tomllib.loads(SMOKE)
+    data["models"][1]["eval"][0]["samples"] = [1, 2, 4]
+    logs: list[str] = []
+    Study(parse_recipe(data), tmp_path, log=logs.append).run()
+    assert logs == ["[eval] direct: parallel"]
+
+
+def test_a_run_killed_during_training_resumes_from_its_checkpoint(tmp_path):
+    study = Study(recipe(), tmp_path, log=lambda _: None)
+    model = study.recipe.models[0]
+    study.data(model)
+    tokenizer = study.tokenizer()
+    study.train(model, tokenizer)
+    out = study.model_dir(model)
+    # Simulate a kill after the step-3 checkpoint: the stage is unfinished, the last checkpoint stays.
+    stage = json.loads((out / "stage.json").read_text())
+    (out / "stage.json").write_text(json.dumps({"hash": stage["hash"], "done": False}))
+    for checkpoint in out.glob("checkpoint-6"):
+        import shutil
+
+        shutil.rmtree(checkpoint)
+    study.train(model, tokenizer)
+    training = json.loads((out / "stage.json").read_text())["training"]
+    assert training["resumed_from"].endswith("checkpoint-3")
+    assert training["steps"] == 6 and training["steps_this_run"] == 3
