@@ -83,8 +83,28 @@ class EvalSpec(_Spec):
         return values
 
 
+class RLSpec(_Spec):
+    """GRPO on top of the SFT model (see ``backtrack.train.grpo``), the task verifier as reward."""
+
+    max_steps: int = Field(gt=0)
+    learning_rate: float = Field(default=1e-5, gt=0)
+    batch_size: int = Field(default=8, gt=0, description="prompts per optimizer step")
+    num_generations: int = Field(default=8, ge=2, description="completions per prompt (the GRPO group)")
+    max_completion_length: int | None = Field(
+        default=None, gt=0, description="tokens per completion; default: the model's context minus the prompt"
+    )
+    temperature: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=0.0, ge=0, description="KL penalty coefficient (0: no reference model)")
+    reward: str = Field(default="binary", description="binary, format (0 / 0.1 / 1) or module:function")
+    eval_every: int | None = Field(default=None, gt=0, description="steps between held-out solved checks")
+    eval_problems: int = Field(default=32, gt=0)
+    save_steps: int = Field(default=50, gt=0)
+    seed: int = Field(default=0, ge=0)
+
+
 class ModelSpec(_Spec):
-    """A model trained on one trace format and evaluated with one or more strategies."""
+    """A model trained on one trace format and evaluated with one or more strategies; with ``rl``,
+    GRPO continues from the SFT model and the same evaluations run again on the result."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     format: str
@@ -93,6 +113,7 @@ class ModelSpec(_Spec):
     context: int = Field(gt=0)
     train: TrainSpec
     eval: list[EvalSpec] = Field(min_length=1)
+    rl: RLSpec | None = None
 
 
 class Recipe(_Spec):

@@ -10,7 +10,12 @@ were made. The schema it reads::
                                                 "flops": mean FLOPs per problem, "accuracy": share,
                                                 "solved": k, "n": problems}, ...]}],
                         "pass_at_k": {"k": [...], "value": [...]} (optional),
-                        "trace_stats": {name: value, ...} (optional)}}}
+                        "trace_stats": {name: value, ...} (optional),
+                        "base": MODEL (optional: this entry is MODEL after GRPO),
+                        "rl": {"rewards": [[step, mean reward], ...], ...} (optional)}}}
+
+A model after GRPO is drawn in its base model's colour with dashed lines, so each before/after pair
+reads at a glance.
 """
 
 from __future__ import annotations
@@ -69,6 +74,22 @@ def _curve_label(model: str, curve: dict[str, Any]) -> str:
     return f"{model}: {curve['strategy']}{select}"
 
 
+def _styles(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Colour and line style per model: an RL entry shares its base model's colour, dashed."""
+    import matplotlib.pyplot as plt
+
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours: dict[str, str] = {}
+    styles: dict[str, dict[str, Any]] = {}
+    for model, info in results["models"].items():
+        base = info.get("base") if info.get("base") in results["models"] else None
+        key = base or model
+        if key not in colours:
+            colours[key] = palette[len(colours) % len(palette)]
+        styles[model] = {"color": colours[key], "linestyle": "--" if base else "-"}
+    return styles
+
+
 def plot_accuracy_vs_flops(results: dict[str, Any], path: Path, *, overlay_published: bool = False) -> Path:
     """The study's figure: accuracy against inference FLOPs per problem (log x), one line per model
     and strategy, optionally with the paper's published points."""
@@ -78,6 +99,7 @@ def plot_accuracy_vs_flops(results: dict[str, Any], path: Path, *, overlay_publi
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    styles = _styles(results)
     for model, info in results["models"].items():
         for curve in info.get("curves", []):
             points = sorted(curve["points"], key=lambda p: p["flops"])
@@ -90,7 +112,7 @@ def plot_accuracy_vs_flops(results: dict[str, Any], path: Path, *, overlay_publi
                 if curve["strategy"] == "sequential"
                 else ("s" if curve["strategy"] == "parallel" else "^")
             )
-            ax.plot(xs, ys, marker=marker, label=_curve_label(model, curve))
+            ax.plot(xs, ys, marker=marker, label=_curve_label(model, curve), **styles[model])
         published = overlay_published and published_points(str(info.get("size")), str(info.get("format")))
         if published:
             ax.plot(*zip(*published, strict=True), "x--", alpha=0.6, label=f"{model}: published")
@@ -119,8 +141,9 @@ def plot_pass_at_k(results: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    styles = _styles(results)
     for model, data in curves.items():
-        ax.plot(data["k"], data["value"], marker="o", label=model)
+        ax.plot(data["k"], data["value"], marker="o", label=model, **styles[model])
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k")
@@ -133,12 +156,63 @@ def plot_pass_at_k(results: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def plot_rl_rewards(results: dict[str, Any], path: Path) -> Path | None:
+    """Mean GRPO reward per step (and the held-out solved share where measured) for RL entries."""
+    runs = {m: i["rl"] for m, i in results["models"].items() if i.get("rl", {}).get("rewards")}
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    styles = _styles(results)
+    for model, rl in runs.items():
+        steps, rewards = zip(*rl["rewards"], strict=True)
+        ax.plot(steps, rewards, label=f"{model}: mean reward", color=styles[model]["color"])
+        if rl.get("solved"):
+            s_steps, solved = zip(*rl["solved"], strict=True)
+            ax.plot(s_steps, solved, "o:", label=f"{model}: held-out solved", color=styles[model]["color"])
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("reward / solved share")
+    ax.set_ylim(0, 1.05)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def best_accuracy(info: dict[str, Any]) -> float | None:
+    """A model's held-out solved share at its largest compute point (over its curves)."""
+    points = [p for curve in info.get("curves", []) for p in curve.get("points", [])]
+    return max(points, key=lambda p: (p["flops"], p["accuracy"]))["accuracy"] if points else None
+
+
+def _before_after(results: dict[str, Any]) -> list[str]:
+    pairs = [(i["base"], m) for m, i in results["models"].items() if i.get("base") in results["models"]]
+    if not pairs:
+        return []
+    lines = ["## Before and after GRPO", "", "| model | solved before | solved after |", "|---|---|---|"]
+    for base, after in pairs:
+        b, a = best_accuracy(results["models"][base]), best_accuracy(results["models"][after])
+        lines.append(f"| {base} | {_pct(b)} | {_pct(a)} |")
+    return [*lines, "", "(held-out share solved at each model's largest inference budget)", ""]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def _markdown(results: dict[str, Any], figures: list[Path]) -> str:
     lines = [f"# {results.get('name', 'run')}", ""]
     if results.get("recipe", {}).get("description"):
         lines += [results["recipe"]["description"], ""]
     for figure in figures:
         lines += [f"![{figure.stem}](figures/{figure.name})", ""]
+    lines += _before_after(results)
     for model, info in results["models"].items():
         params = info.get("params")
         shown = f", {params:,} parameters" if isinstance(params, int) else ""
@@ -206,6 +280,9 @@ def write_report(run_dir: str | Path, *, overlay_published: bool | None = None) 
     pass_at_k = plot_pass_at_k(results, figures_dir / "pass_at_k.png")
     if pass_at_k:
         figures.append(pass_at_k)
+    rewards = plot_rl_rewards(results, figures_dir / "rl_rewards.png")
+    if rewards:
+        figures.append(rewards)
     markdown_text = _markdown(results, figures)
     _atomic_write(run_dir / "report.md", markdown_text.encode())
     html_path = run_dir / "report.html"

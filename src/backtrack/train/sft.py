@@ -61,9 +61,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backtrack.train.segment_attention import segment_attention
+
 if TYPE_CHECKING:
     import datasets
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
+
+SEGMENT_ATTENTION_MIN_LENGTH = 2048  # see SFTSettings.segment_attention
 
 __all__ = [
     "IGNORE_INDEX",
@@ -151,7 +155,7 @@ class SFTSettings:
     """Examples longer than ``max_length``: ``"truncate"`` keeps their first ``max_length`` tokens (no EOS
     then), ``"drop"`` leaves them out. Both are counted in the result."""
     bf16: bool | None = None
-    """bf16 mixed precision; ``None`` turns it on exactly when a CUDA device supports it."""
+    """bf16 mixed precision; ``None`` turns it on where it is fast: a CUDA device with bf16 or an AMX CPU."""
     seed: int = 0
     """Seeds the Trainer (row order, RNG) and the tie-breaking of packing."""
     logging_steps: int = 10
@@ -168,6 +172,12 @@ class SFTSettings:
     """Show a progress bar with useful tokens/s (and ``datasets``' bar while tokenizing)."""
     verify_packing: bool = True
     """Before training, check on the given model that packed examples do not attend to each other."""
+    segment_attention: bool | None = None
+    """With packing, train with one fused causal attention per packed example
+    (``backtrack.train.segment_attention``) instead of sdpa over a block-diagonal mask. ``None`` turns it
+    on for rows of 2,048 tokens or more: on this project's CPU it halves a 4,096-token step of the 250K
+    model, while at 256-1,088 tokens the per-example calls cost more than the mask saves. Models loaded
+    with a flash attention implementation keep it (it already reads packed ``position_ids``)."""
     num_proc: int | None = None
     """Processes for tokenization (``datasets.map``); ``None`` tokenizes in this process."""
     dataloader_num_workers: int = 0
@@ -227,6 +237,10 @@ class SFTSettings:
         need(
             self.bf16 is None or isinstance(self.bf16, bool),
             f"bf16 must be True, False or None, got {self.bf16!r}",
+        )
+        need(
+            self.segment_attention is None or isinstance(self.segment_attention, bool),
+            f"segment_attention must be True, False or None, got {self.segment_attention!r}",
         )
         need(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("save_steps", "save_total_limit", "num_proc"):
@@ -754,6 +768,8 @@ def _training_arguments(settings: SFTSettings, out: Path, bf16: bool) -> Any:
         weight_decay=float(settings.weight_decay),
         max_grad_norm=float(settings.max_grad_norm),
         bf16=bf16,
+        # The Trainer refuses bf16 without a GPU unless told the run is on CPU on purpose.
+        use_cpu=bf16 and not torch.cuda.is_available(),
         logging_strategy="steps",
         logging_steps=settings.logging_steps,
         logging_first_step=True,
@@ -771,15 +787,27 @@ def _training_arguments(settings: SFTSettings, out: Path, bf16: bool) -> Any:
     )
 
 
+def bf16_supported() -> bool:
+    """Whether bf16 autocast is fast here: a CUDA device with bf16, or (without CUDA) a CPU with AMX
+    tiles, where oneDNN runs bf16 matmuls on the matrix unit (1.5x the fp32 training rate of the 1M
+    model at context 1088 on this project's CPU machine; see docs/benchmarks.md)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    cpu = getattr(torch, "cpu", None)
+    amx = getattr(cpu, "_is_amx_tile_supported", None)  # a private probe: absent means "don't know"
+    return bool(amx and amx())
+
+
 def _resolve_bf16(requested: bool | None) -> bool:
     import torch
 
-    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if requested and not supported:
-        raise ValueError(
-            "bf16=True needs a CUDA device with bf16 support; use bf16=None to pick automatically"
-        )
-    return supported if requested is None else requested
+    if requested is None:
+        return bf16_supported()
+    if requested and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise ValueError("bf16=True but this CUDA device has no bf16; use bf16=None to pick automatically")
+    return requested
 
 
 # ---- training -----------------------------------------------------------------------------------
@@ -808,8 +836,6 @@ def train_sft(
             raise ValueError(
                 f"the tokenizer has no {name[:-3]} token; SFT needs one (set tokenizer.{name[:-3]})"
             )
-    from transformers import PrinterCallback, ProgressCallback, Trainer
-
     out = Path(settings.output_dir).expanduser()
     train = _train_split(dataset)
     bf16 = _resolve_bf16(settings.bf16)
@@ -830,34 +856,19 @@ def train_sft(
     else:
         rows = [[i] for i in range(len(tokens))]
     packed = PackedDataset(tokens, rows)
-    if settings.verify_packing:
-        _verify_packing(model)
     _set_special_ids(model, tokenizer)
     if _is_main_process():
         _write_json(out / SETTINGS_FILE, settings.to_dict())
 
-    use_cache = getattr(model.config, "use_cache", None)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=packed,
-        data_collator=PackedCollator(pad_token_id=int(tokenizer.pad_token_id)),
-        processing_class=tokenizer,
-    )
-    trainer.remove_callback(ProgressCallback)
-    trainer.remove_callback(PrinterCallback)
-    rate = _token_rate_callback(settings.progress)
-    trainer.add_callback(rate)
-    for callback in callbacks:
-        trainer.add_callback(callback)
-
+    use_segments = settings.segment_attention
+    if use_segments is None:
+        use_segments = settings.max_length >= SEGMENT_ATTENTION_MIN_LENGTH
+    with segment_attention(model, settings.packing and use_segments) as segments:
+        if settings.verify_packing:
+            _verify_packing(model)
+        trainer, rate, output = _fit(model, tokenizer, args, packed, settings, resume_from, callbacks)
     with _progress_bars(settings.progress):
-        try:
-            output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        finally:
-            if use_cache is not None:
-                model.config.use_cache = use_cache  # the Trainer turned it off; sampling wants it on
-        _save_final(trainer, out)
+        _save_final(trainer, out)  # after the block: the saved config names the model's own attention
 
     state = trainer.state
     losses = [(int(entry["step"]), float(entry["loss"])) for entry in state.log_history if "loss" in entry]
@@ -877,8 +888,46 @@ def train_sft(
         fill=float(lengths.sum() / (len(rows) * settings.max_length)),
         truncated=int(_column(tokens, "truncated").sum()),
         dropped=len(train) - len(tokens),
-        extra={"bf16": bf16, "world_size": int(args.world_size)},
+        extra={"bf16": bf16, "world_size": int(args.world_size), "segment_attention": segments},
     )
     if trainer.is_world_process_zero():
         _write_json(out / RESULT_FILE, result.to_dict())
     return result
+
+
+def _fit(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    args: Any,
+    packed: PackedDataset,
+    settings: SFTSettings,
+    resume_from: Path | None,
+    callbacks: Sequence[TrainerCallback],
+) -> tuple[Any, Any, Any]:
+    """Build the Trainer and train; returns (trainer, token-rate callback, train output)."""
+    from transformers import PrinterCallback, ProgressCallback, Trainer
+
+    use_cache = getattr(model.config, "use_cache", None)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=packed,
+        data_collator=PackedCollator(pad_token_id=int(tokenizer.pad_token_id)),
+        processing_class=tokenizer,
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    rate = _token_rate_callback(settings.progress)
+    trainer.add_callback(rate)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    with _progress_bars(settings.progress):
+        try:
+            output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        finally:
+            if use_cache is not None:
+                model.config.use_cache = use_cache  # the Trainer turned it off; sampling wants it on
+            # Mixed precision wraps model.forward in autocast; unwrap it so the caller's model runs in
+            # its own precision (as the saved copy does) rather than bf16 ever after.
+            trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    return trainer, rate, output
