@@ -42,8 +42,10 @@ import torch
 from backtrack.data import build_dataset
 from backtrack.models import build_model
 from backtrack.tokenizer import build_tokenizer
+from backtrack.train.segment_attention import segment_attention
 from backtrack.train.sft import (
     IGNORE_INDEX,
+    SEGMENT_ATTENTION_MIN_LENGTH,
     PackedCollator,
     SFTSettings,
     encode_example,
@@ -109,7 +111,7 @@ def packed_rows(examples: list[list[int]], context: int, seed: int) -> list[dict
 
 
 def run_steps(
-    model: Any, batches: list[dict[str, torch.Tensor]], warmup: int, pad_id: int
+    model: Any, batches: list[dict[str, torch.Tensor]], warmup: int, pad_id: int, bf16: bool = False
 ) -> tuple[int, float]:
     """(useful tokens, seconds) over ``batches`` after ``warmup`` untimed steps."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -118,7 +120,8 @@ def run_steps(
     for step, batch in enumerate(batches):
         if step == warmup:
             start = time.perf_counter()
-        loss = model(**batch).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -153,7 +156,7 @@ def bench(scenario: Scenario, args: argparse.Namespace, work: Path) -> None:
     print(
         f"# scenario {scenario.name}: {len(examples)} dfs traces, context {context}, {per_batch} rows/batch, "
         f"model {args.size}, {n_timed} timed steps (+{args.warmup} warm-up), "
-        f"{torch.get_num_threads()} thread(s)"
+        f"{torch.get_num_threads()} thread(s), {'bf16 autocast' if args.bf16 else 'fp32'}"
     )
     print(f"{scenario.name}.trace_tokens_median: {lengths[len(lengths) // 2]} tokens")
     print(f"{scenario.name}.trace_tokens_max: {lengths[-1]} tokens")
@@ -172,7 +175,10 @@ def bench(scenario: Scenario, args: argparse.Namespace, work: Path) -> None:
         collate = PackedCollator(pad) if layout == "packed" else (lambda b: collate_padded(b, context, pad))
         batches = [collate(rows[i * per_batch : (i + 1) * per_batch]) for i in range(steps)]
         model = build_model(args.size, tok, context, seed=args.seed)
-        useful, seconds = run_steps(model, batches, args.warmup, pad)
+        # The packed layout trains as train_sft does: per-example attention on long rows.
+        segments = layout == "packed" and context >= SEGMENT_ATTENTION_MIN_LENGTH
+        with segment_attention(model, segments):
+            useful, seconds = run_steps(model, batches, args.warmup, pad, args.bf16)
         per_step = seconds / n_timed
         measured[layout] = useful / seconds
         # A whole epoch's rate: the mean useful tokens of a batch over *all* rows, at the measured step
@@ -202,6 +208,7 @@ def bench(scenario: Scenario, args: argparse.Namespace, work: Path) -> None:
             save_steps=None,
             progress=False,
             seed=args.seed,
+            bf16=args.bf16,
         )
         result = train_sft(build_model(args.size, tok, context, seed=args.seed), tok, data, settings)
         print(f"{scenario.name}.train_sft_useful_tokens_per_s: {result.tokens_per_second:.0f} tokens/s")
@@ -221,6 +228,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is steadiest on a shared CPU)"
     )
+    parser.add_argument("--bf16", action="store_true", help="both layouts under bf16 autocast (AMX CPUs)")
     parser.add_argument(
         "--no-trainer", dest="trainer", action="store_false", help="skip the train_sft figure"
     )

@@ -91,3 +91,36 @@ def test_a_run_killed_during_training_resumes_from_its_checkpoint(tmp_path):
     training = json.loads((out / "stage.json").read_text())["training"]
     assert training["resumed_from"].endswith("checkpoint-3")
     assert training["steps"] == 6 and training["steps_this_run"] == 3
+
+
+def test_an_rl_stage_trains_grpo_evaluates_again_and_reports_before_and_after(tmp_path):
+    data = tomllib.loads(SMOKE)
+    data["models"] = [data["models"][1]]  # the direct model: short completions keep GRPO quick
+    data["models"][0]["rl"] = {
+        "max_steps": 2,
+        "batch_size": 2,
+        "num_generations": 2,
+        "max_completion_length": 16,
+        "learning_rate": 1e-4,
+        "eval_every": 1,
+        "eval_problems": 4,
+    }
+    logs: list[str] = []
+    Study(parse_recipe(data), tmp_path, log=logs.append).run()
+    assert [line.split(":")[0] for line in logs if not line.startswith("[data]")] == [
+        "[train] direct",
+        "[eval] direct",
+        "[rl] direct",
+        "[eval] direct-grpo",
+    ]
+    results = json.loads((tmp_path / "smoke" / "results.json").read_text())
+    after = results["models"]["direct-grpo"]
+    assert after["base"] == "direct" and after["curves"][0]["strategy"] == "parallel"
+    assert [step for step, _ in after["rl"]["rewards"]] == [1, 2]
+    assert after["rl"]["steps"] == 2
+    report = (tmp_path / "smoke" / "report.md").read_text()
+    assert "Before and after GRPO" in report and "rl_rewards.png" in report
+
+    again: list[str] = []
+    Study(parse_recipe(data), tmp_path, log=again.append).run()
+    assert again == []

@@ -285,7 +285,7 @@ def formats() -> None:
         typer.echo(name)
 
 
-train_app = typer.Typer(no_args_is_help=True, help="Train models (SFT; GRPO comes later).")
+train_app = typer.Typer(no_args_is_help=True, help="Supervised fine-tuning (GRPO is under `backtrack rl`).")
 app.add_typer(train_app, name="train")
 
 
@@ -333,6 +333,93 @@ def train_sft_command(
     )
     result = train_sft(net, tokenizer, data, settings)
     typer.echo(json.dumps({k: v for k, v in result.to_dict().items() if k != "losses"}, default=str))
+
+
+rl_app = typer.Typer(no_args_is_help=True, help="Reinforcement learning on verifiable rewards (GRPO).")
+app.add_typer(rl_app, name="rl")
+
+
+def _dataset_task(data: Path, task_name: str | None, options: list[str] | None) -> Any:
+    """The task a dataset was generated for, with the options in its metadata.json (so they need not be
+    repeated), overridden by ``--task-option``."""
+    metadata_path = data / "metadata.json"
+    meta = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+    name = task_name or meta.get("task")
+    if name is None:
+        raise UserError(f"{data} has no metadata.json naming its task; pass --task")
+    if task_name and meta.get("task") and task_name != meta["task"]:
+        raise UserError(f"--task {task_name} but {data} holds {meta['task']} data")
+    config = dict(meta.get("task_config") or {}) if name == meta.get("task") else {}
+    config.update(_parse_options(options))
+    if name not in TASK_NAMES:
+        raise UserError(f"unknown task {name!r} (known: {', '.join(TASK_NAMES)})")
+    return get_task(name, **config)
+
+
+@rl_app.command("grpo")
+@_guard
+def rl_grpo_command(
+    model: Annotated[Path, typer.Option(help="a trained model directory (e.g. from `backtrack train sft`)")],
+    data: Annotated[Path, typer.Option(help="a dataset from `backtrack generate` (test split: held out)")],
+    out: Annotated[Path, typer.Option(help="output directory (checkpoints, metrics.jsonl, final model)")],
+    task_name: Annotated[str | None, typer.Option("--task", help="task (default: the dataset's)")] = None,
+    task_option: Annotated[
+        list[str] | None,
+        typer.Option("--task-option", help="task option key=value (default: the dataset's metadata)"),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="optimizer steps")] = 100,
+    lr: Annotated[float, typer.Option(help="learning rate (constant)")] = 1e-5,
+    num_generations: Annotated[int, typer.Option(help="completions sampled per prompt (group size)")] = 8,
+    batch_size: Annotated[
+        int, typer.Option(help="completions per step and device (a multiple of --num-generations)")
+    ] = 16,
+    max_completion_length: Annotated[
+        int | None, typer.Option(help="tokens per completion (default: from the dataset's completions)")
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="sampling temperature")] = 1.0,
+    reward: Annotated[
+        str, typer.Option(help="binary (1 correct / 0), format (1 / 0.1 well formed / 0) or module:function")
+    ] = "binary",
+    beta: Annotated[float, typer.Option(help="KL coefficient (0: no reference model, no kl metric)")] = 0.0,
+    save_steps: Annotated[int, typer.Option(help="checkpoint every N steps (0: final model only)")] = 50,
+    eval_every: Annotated[int, typer.Option(help="held-out solved share every N steps (0: never)")] = 50,
+    eval_problems: Annotated[int, typer.Option(help="held-out problems (the test split's first N)")] = 64,
+    seed: Annotated[int, typer.Option(help="prompt order and sampling")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
+    overwrite: Annotated[bool, typer.Option(help="start again over an earlier run in --out")] = False,
+) -> None:
+    """GRPO on the task verifier's reward from a trained model (resumable; --out/metrics.jsonl)."""
+    from backtrack.train.grpo import GRPOSettings
+
+    settings = GRPOSettings(
+        output_dir=out,
+        max_steps=steps,
+        learning_rate=lr,
+        num_generations=num_generations,
+        per_device_batch_size=batch_size,
+        max_completion_length=max_completion_length,
+        temperature=temperature,
+        reward=reward,
+        beta=beta,
+        save_steps=save_steps or None,
+        eval_every=eval_every or None,
+        eval_problems=eval_problems,
+        seed=seed,
+        resume=resume,
+        overwrite=overwrite,
+    )
+    if not data.is_dir():
+        raise UserError(f"no dataset at {str(data)!r}")
+    task = _dataset_task(data, task_name, task_option)
+    from backtrack.models import load_model
+    from backtrack.train.grpo import train_grpo
+    from backtrack.train.sft import _progress_bars
+
+    with _progress_bars(False):  # a loading bar before an error line would make the error two lines
+        net, tokenizer = load_model(model)
+    result = train_grpo(net, tokenizer, data, task, settings)
+    summary = {k: v for k, v in result.to_dict().items() if k not in ("rewards", "eval_solved")}
+    typer.echo(json.dumps(summary, default=str))
 
 
 @app.command("eval")

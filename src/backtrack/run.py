@@ -1,5 +1,5 @@
-"""``backtrack run``: a recipe's stages (data -> tokenizer -> train each model -> evaluate -> report)
-in ``runs/<name>/``, each cached by a hash of its inputs.
+"""``backtrack run``: a recipe's stages (data -> tokenizer -> train each model -> evaluate -> [GRPO ->
+evaluate again] -> report) in ``runs/<name>/``, each cached by a hash of its inputs.
 
 A stage writes ``stage.json`` holding its input hash when it finishes; a rerun skips every stage whose
 hash matches, and a training stage killed mid-way resumes from its last checkpoint (the hash of its
@@ -20,6 +20,7 @@ from typing import Any
 from backtrack.recipes import ModelSpec, Recipe
 
 STAGE_FILE = "stage.json"
+RL_SUFFIX = "-grpo"  # a model after GRPO: models/<name>-grpo, eval/<name>-grpo, results entry <name>-grpo
 
 
 def _hash(*parts: Any) -> str:
@@ -138,23 +139,73 @@ class Study:
         _write_json(out / STAGE_FILE, {"hash": digest, "done": True, "training": result.to_dict()})
         return out
 
-    # ---- evaluation ------------------------------------------------------------------------------
-    def _eval_hash(self, model: ModelSpec) -> str:
-        return _hash(self._train_hash(model), [e.model_dump() for e in model.eval])
+    # ---- reinforcement learning ------------------------------------------------------------------
+    def rl_dir(self, model: ModelSpec) -> Path:
+        return self.dir / "models" / f"{model.name}{RL_SUFFIX}"
 
-    def evaluate(self, model: ModelSpec) -> dict[str, Any]:
+    def _rl_hash(self, model: ModelSpec) -> str:
+        assert model.rl is not None
+        return _hash(self._train_hash(model), model.rl.model_dump())
+
+    def rl(self, model: ModelSpec) -> Path:
+        """GRPO from the SFT model, the task verifier as reward (``backtrack.train.grpo``)."""
+        from backtrack.models import load_model
+        from backtrack.tasks import get_task
+        from backtrack.train.grpo import GRPOSettings, train_grpo
+
+        assert model.rl is not None
+        out, digest = self.rl_dir(model), self._rl_hash(model)
+        if _done(out, digest):
+            return out
+        stage = _read_stage(out)
+        resume = bool(stage and stage.get("hash") == digest)
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": False})
+        r = model.rl
+        self.log(f"[rl] {model.name}: GRPO, {r.max_steps} steps of {r.batch_size} x {r.num_generations}")
+        settings = GRPOSettings(
+            output_dir=out,
+            max_steps=r.max_steps,
+            learning_rate=r.learning_rate,
+            per_device_batch_size=r.batch_size * r.num_generations,  # TRL counts completions
+            num_generations=r.num_generations,
+            max_completion_length=r.max_completion_length,
+            temperature=r.temperature,
+            beta=r.beta,
+            reward=r.reward,
+            eval_every=r.eval_every,
+            eval_problems=r.eval_problems,
+            save_steps=r.save_steps,
+            seed=r.seed,
+            resume=resume,
+            overwrite=not resume,
+        )
+        net, tokenizer = load_model(self.model_dir(model))
+        task = get_task(self.recipe.task.name, **self.recipe.task.options)
+        result = train_grpo(net, tokenizer, self.data(model), task, settings)
+        _write_json(out / STAGE_FILE, {"hash": digest, "done": True, "rl": result.to_dict()})
+        return out
+
+    # ---- evaluation ------------------------------------------------------------------------------
+    def _eval_hash(self, model: ModelSpec, after_rl: bool = False) -> str:
+        trained = self._rl_hash(model) if after_rl else self._train_hash(model)
+        return _hash(trained, [e.model_dump() for e in model.eval])
+
+    def evaluate(self, model: ModelSpec, *, after_rl: bool = False) -> dict[str, Any]:
+        """The model's ``results.json`` entry; ``after_rl`` evaluates its GRPO model the same way."""
         import datasets
 
         from backtrack.evaluate import evaluate_model
         from backtrack.models import load_model, parameter_count
         from backtrack.tasks import get_task
 
-        out = self.dir / "eval" / model.name
-        digest = self._eval_hash(model)
+        name = f"{model.name}{RL_SUFFIX}" if after_rl else model.name
+        out = self.dir / "eval" / name
+        digest = self._eval_hash(model, after_rl)
         if _done(out, digest):
             return json.loads((out / "entry.json").read_text())
-        self.log(f"[eval] {model.name}: {', '.join(e.strategy for e in model.eval)}")
-        net, tokenizer = load_model(self.model_dir(model))
+        self.log(f"[eval] {name}: {', '.join(e.strategy for e in model.eval)}")
+        weights = self.rl_dir(model) if after_rl else self.model_dir(model)
+        net, tokenizer = load_model(weights)
         test = datasets.load_from_disk(str(self.data_dir(model)))["test"]
         rows = [test[i] for i in range(min(len(test), self.recipe.data.test_size))]
         task = get_task(self.recipe.task.name, **self.recipe.task.options)
@@ -162,11 +213,14 @@ class Study:
             net, tokenizer, task, rows, model.eval, fmt=model.format, seed=self.recipe.seed
         )
         stage = _read_stage(self.model_dir(model)) or {}
-        entry.update(
-            size=model.size,
-            params=parameter_count(net)["total"],
-            training=stage.get("training", {}),
-        )
+        params = parameter_count(net)["total"]
+        entry.update(size=model.size, params=params, training=stage.get("training", {}))
+        if after_rl:
+            rl = (_read_stage(self.rl_dir(model)) or {}).get("rl", {})
+            entry.update(
+                base=model.name,
+                rl={"rewards": rl.get("rewards", []), "solved": rl.get("eval_solved", []), **_rl_summary(rl)},
+            )
         _write_json(out / "entry.json", entry)
         with (out / "samples.jsonl").open("w") as fh:
             fh.writelines(json.dumps(r, default=str) + "\n" for r in records)
@@ -187,6 +241,9 @@ class Study:
             self.data(model)
             self.train(model, tokenizer)
             entries[model.name] = self.evaluate(model)
+            if model.rl is not None:
+                self.rl(model)
+                entries[f"{model.name}{RL_SUFFIX}"] = self.evaluate(model, after_rl=True)
             self.timings[model.name] = time.perf_counter() - start
         results = {
             "name": self.recipe.name,
@@ -196,6 +253,12 @@ class Study:
         }
         _write_json(self.dir / "results.json", results)
         return write_report(self.dir)
+
+
+def _rl_summary(rl: dict[str, Any]) -> dict[str, Any]:
+    keys = ("steps", "final_reward", "final_eval_solved", "reward_failures", "max_completion_length")
+    keys += ("wall_seconds",)
+    return {k: rl[k] for k in keys if k in rl}
 
 
 def environment() -> dict[str, Any]:
