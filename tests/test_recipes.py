@@ -59,6 +59,9 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
         (("models", 1, "format"), "bogus", "recipe"),
         (("models", 1, "name"), "dfs", "recipe"),
         (("bogus_top_level",), 1, "bogus_top_level"),
+        (("tokenizer",), {"whole_numbers": -5}, "tokenizer.whole_numbers"),
+        (("models", 0, "rl"), {"max_steps": 2, "num_generations": 1}, "models[0].rl.num_generations"),
+        (("models", 0, "rl"), {"max_steps": 2, "beta": -1}, "models[0].rl.beta"),
     ],
 )
 def test_bad_recipes_get_one_error_naming_the_place(path, value, where):

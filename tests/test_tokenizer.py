@@ -291,3 +291,33 @@ def test_direct_countdown_trace_length() -> None:
     tok = tokenizer_for("countdown")
     assert token_count(text, tok) == len(tok(text, add_special_tokens=False)["input_ids"])
     assert token_count(text) == token_count(text, "countdown")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5000), min_size=1, max_size=6))
+def test_whole_numbers_are_one_token_up_to_the_limit_and_round_trip(numbers: list[int]) -> None:
+    tok = build_tokenizer("countdown", whole_numbers=999)
+    text = "Exploring Operation: " + ", ".join(str(n) for n in numbers) + "\n"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == text
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert "<unk>" not in pieces
+    for n in numbers:
+        if n <= 999:
+            assert str(n) in pieces  # whole, not split into digits
+    assert [p for p in pieces if p.isdigit() and len(p) > 1 and int(p) > 999] == []
+
+
+def test_whole_numbers_keep_the_words_and_reload(tmp_path) -> None:
+    digits = build_tokenizer("countdown")
+    whole = build_tokenizer("countdown", whole_numbers=99)
+    assert len(whole) == len(digits) + 90  # "10".."99"; "0".."9" are already tokens
+    line = "Current State: 72:[62, 36, 6, 70], Operations: ['70-62=8']\n"
+    assert len(whole(line)["input_ids"]) < len(digits(line)["input_ids"])
+    assert whole.convert_ids_to_tokens(whole(line)["input_ids"])[:4] == ["<s>", "Current", " State", ": "]
+    whole.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert again(line)["input_ids"] == whole(line)["input_ids"]
+    assert again.decode(again(line, add_special_tokens=False)["input_ids"]) == line
+    with pytest.raises(ValueError, match="whole_numbers"):
+        build_tokenizer("countdown", whole_numbers=-1)

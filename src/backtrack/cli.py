@@ -302,6 +302,9 @@ def train_sft_command(
     loss_on: Annotated[str, typer.Option(help="completion, or all (the paper's choice)")] = "completion",
     save_steps: Annotated[int, typer.Option(help="checkpoint every N steps")] = 500,
     seed: Annotated[int, typer.Option(help="initialisation and data order")] = 0,
+    whole_numbers: Annotated[
+        int, typer.Option(help="new models: one token per number 0..N instead of digits (0: digits)")
+    ] = 0,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     overwrite: Annotated[bool, typer.Option(help="start again over earlier checkpoints in --out")] = False,
 ) -> None:
@@ -315,7 +318,9 @@ def train_sft_command(
         raise UserError(f"{data} is not a dataset from `backtrack generate` (no metadata.json)")
     if model in MODEL_SIZES:
         meta = json.loads(metadata_path.read_text())
-        tokenizer = build_tokenizer(meta["task"], **meta["task_config"])
+        if whole_numbers < 0:
+            raise UserError(f"--whole-numbers must be 0 or more, got {whole_numbers}")
+        tokenizer = build_tokenizer(meta["task"], whole_numbers=whole_numbers, **meta["task_config"])
         net = build_model(model, tokenizer, context, seed=seed)
     else:
         net, tokenizer = load_model(model)

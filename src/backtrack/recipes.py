@@ -50,6 +50,13 @@ class DataSpec(_Spec):
     workers: int | None = Field(default=None, gt=0)
 
 
+class TokenizerSpec(_Spec):
+    """The task's vocabulary; ``whole_numbers = N`` gives numbers 0..N one token each (0: digits, as
+    in the reference)."""
+
+    whole_numbers: int = Field(default=0, ge=0, le=100_000)
+
+
 class TrainSpec(_Spec):
     """Supervised fine-tuning settings (see ``backtrack.train.sft``)."""
 
@@ -124,6 +131,7 @@ class Recipe(_Spec):
     seed: int = Field(default=0, ge=0)
     task: TaskSpec
     data: DataSpec
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     models: list[ModelSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

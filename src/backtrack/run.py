@@ -95,7 +95,10 @@ class Study:
     def tokenizer(self) -> Any:
         from backtrack.tokenizer import build_tokenizer
 
-        tokenizer = build_tokenizer(self.recipe.task.name, **self.recipe.task.options)
+        spec = self.recipe.tokenizer
+        tokenizer = build_tokenizer(
+            self.recipe.task.name, whole_numbers=spec.whole_numbers, **self.recipe.task.options
+        )
         # A folder of its own (no config.json beside it), so AutoTokenizer loads it as saved.
         tokenizer.save_pretrained(self.dir / "tokenizer")
         return tokenizer
@@ -105,8 +108,11 @@ class Study:
         return self.dir / "models" / model.name
 
     def _train_hash(self, model: ModelSpec) -> str:
-        spec = model.model_dump(exclude={"eval"})
-        return _hash(spec, self._data_hash(model), self.recipe.seed)
+        spec = model.model_dump(exclude={"eval", "rl"})
+        tokens = self.recipe.tokenizer.model_dump()
+        return _hash(
+            spec, self._data_hash(model), self.recipe.seed, *([tokens] if tokens["whole_numbers"] else [])
+        )
 
     def train(self, model: ModelSpec, tokenizer: Any) -> Path:
         from backtrack.models import build_model
