@@ -98,3 +98,13 @@ def test_recipes_are_frozen():
     recipe = default_recipe()
     with pytest.raises(Exception, match="frozen"):
         recipe.seed = 3  # type: ignore[misc]
+
+
+def test_cpu_rl_recipe_runs_grpo_on_both_models_with_pass_at_k_evaluations():
+    recipe = load_recipe(RECIPES / "cpu-rl.toml")
+    assert {m.format for m in recipe.models} == {"dfs", "direct"}
+    assert all(m.rl is not None for m in recipe.models)
+    for m in recipe.models:
+        assert any(e.strategy == "parallel" and e.select == "oracle" for e in m.eval), m.name
+    paper = {m.name: m.rl for m in load_recipe(RECIPES / "paper-countdown.toml").models}
+    assert paper["dfs-17M"].learning_rate == 1e-6 and paper["dfs-17M"].num_generations == 8
