@@ -137,6 +137,7 @@ class Study:
             loss_on=t.loss_on,
             seed=t.seed,
             save_steps=t.save_steps,
+            bf16=t.bf16,
             resume=resume,
             overwrite=not resume,
         )
