@@ -3,7 +3,8 @@
 The reference trainer padded every example to the context length and cut longer traces into
 independent chunks of ``context`` tokens, one chunk per row. ``backtrack.train.sft`` packs whole
 examples into rows of ``context`` tokens (best-fit decreasing) and keeps them apart with restarting
-``position_ids``. Both layouts run here through the *same* loop (forward, backward, AdamW step) on the
+``position_ids``; rows of 2,048 tokens or more train with one fused causal attention per example
+(``backtrack.train.segment_attention``), as ``train_sft`` does. Both layouts run here through the *same* loop (forward, backward, AdamW step) on the
 same CountDown ``dfs`` data and identically initialised models, for the same number of optimizer steps
 with the same rows per batch, so the difference is the data layout alone. One end-to-end figure of
 ``train_sft`` (HF Trainer, the packed layout) shows what the Trainer adds on top.
@@ -18,9 +19,10 @@ Two rates per layout: over the few timed batches (measured), and for a whole epo
 tokens of a batch over all rows, at the measured step time). Padded rows vary widely in fill, so the
 timed sample can be far from the epoch figure; the epoch ratio is the one to quote.
 
-The gain is bounded by how full padded rows are: with 4-number traces (median ~1.8k tokens, many far
-longer) the reference's chunking already fills ~60% of a 4096-token row, so packing gains well under
-3x there; with traces much shorter than the context the gain is several-fold.
+Two things make the gain: row fill (the reference's chunking already fills ~60% of a 4096-token row
+with 4-number traces, so fill alone gives ~1.7x there) and the step itself (per-example attention on
+long packed rows computes only the diagonal blocks, with the fused kernel; the padded rows pay for a
+masked square).
 
 Usage: ``python benchmarks/bench_sft.py`` (about 1.5 minutes on 2 CPU cores), ``--steps 4`` for a quick
 run, ``--size 3M`` for the reference's smallest model (slow on CPU).
