@@ -25,6 +25,8 @@ import html
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +76,32 @@ def _curve_label(model: str, curve: dict[str, Any]) -> str:
     return f"{model}: {curve['strategy']}{select}"
 
 
-def _styles(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Colour and line style per model: an RL entry shares its base model's colour, dashed."""
+@contextmanager
+def _figure(path: Path, size: tuple[float, float], ylabel: str) -> Iterator[Any]:
+    """Axes for one PNG figure: headless backend, shared grid/legend/limits, saved and closed on exit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=size, dpi=120)
+    try:
+        yield ax
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def _styles(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Colour and line style per model: an RL entry shares its base model's colour, dashed."""
+    import matplotlib
+
+    palette = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     colours: dict[str, str] = {}
     styles: dict[str, dict[str, Any]] = {}
     for model, info in results["models"].items():
@@ -93,40 +116,24 @@ def _styles(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def plot_accuracy_vs_flops(results: dict[str, Any], path: Path, *, overlay_published: bool = False) -> Path:
     """The study's figure: accuracy against inference FLOPs per problem (log x), one line per model
     and strategy, optionally with the paper's published points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     styles = _styles(results)
-    for model, info in results["models"].items():
-        for curve in info.get("curves", []):
-            points = sorted(curve["points"], key=lambda p: p["flops"])
-            if not points:
-                continue
-            xs = [p["flops"] for p in points]
-            ys = [p["accuracy"] for p in points]
-            marker = (
-                "o"
-                if curve["strategy"] == "sequential"
-                else ("s" if curve["strategy"] == "parallel" else "^")
-            )
-            ax.plot(xs, ys, marker=marker, label=_curve_label(model, curve), **styles[model])
-        published = overlay_published and published_points(str(info.get("size")), str(info.get("format")))
-        if published:
-            ax.plot(*zip(*published, strict=True), "x--", alpha=0.6, label=f"{model}: published")
-    ax.set_xscale("log")
-    ax.set_xlabel("inference FLOPs per problem (reference formula, prompt excluded)")
-    ax.set_ylabel("held-out problems solved")
-    ax.set_ylim(0, 1)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(f"{results.get('name', 'run')}: accuracy vs inference compute")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    with _figure(path, (7, 4.5), "held-out problems solved") as ax:
+        for model, info in results["models"].items():
+            for curve in info.get("curves", []):
+                points = sorted(curve["points"], key=lambda p: p["flops"])
+                if not points:
+                    continue
+                xs = [p["flops"] for p in points]
+                ys = [p["accuracy"] for p in points]
+                marker = {"sequential": "o", "parallel": "s"}.get(curve["strategy"], "^")
+                ax.plot(xs, ys, marker=marker, label=_curve_label(model, curve), **styles[model])
+            published = overlay_published and published_points(str(info.get("size")), str(info.get("format")))
+            if published:
+                ax.plot(*zip(*published, strict=True), "x--", alpha=0.6, label=f"{model}: published")
+        ax.set_xscale("log")
+        ax.set_xlabel("inference FLOPs per problem (reference formula, prompt excluded)")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{results.get('name', 'run')}: accuracy vs inference compute")
     return path
 
 
@@ -135,24 +142,13 @@ def plot_pass_at_k(results: dict[str, Any], path: Path) -> Path | None:
     curves = {m: i["pass_at_k"] for m, i in results["models"].items() if i.get("pass_at_k")}
     if not curves:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     styles = _styles(results)
-    for model, data in curves.items():
-        ax.plot(data["k"], data["value"], marker="o", label=model, **styles[model])
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k")
-    ax.set_ylabel("pass@k")
-    ax.set_ylim(0, 1)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with _figure(path, (6, 4), "pass@k") as ax:
+        for model, data in curves.items():
+            ax.plot(data["k"], data["value"], marker="o", label=model, **styles[model])
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("k")
+        ax.set_ylim(0, 1)
     return path
 
 
@@ -161,27 +157,17 @@ def plot_rl_rewards(results: dict[str, Any], path: Path) -> Path | None:
     runs = {m: i["rl"] for m, i in results["models"].items() if i.get("rl", {}).get("rewards")}
     if not runs:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     styles = _styles(results)
-    for model, rl in runs.items():
-        steps, rewards = zip(*rl["rewards"], strict=True)
-        ax.plot(steps, rewards, label=f"{model}: mean reward", color=styles[model]["color"])
-        if rl.get("solved"):
-            s_steps, solved = zip(*rl["solved"], strict=True)
-            ax.plot(s_steps, solved, "o:", label=f"{model}: held-out solved", color=styles[model]["color"])
-    ax.set_xlabel("GRPO step")
-    ax.set_ylabel("reward / solved share")
-    ax.set_ylim(0, 1.05)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with _figure(path, (6, 4), "reward / solved share") as ax:
+        for model, rl in runs.items():
+            colour = styles[model]["color"]
+            steps, rewards = zip(*rl["rewards"], strict=True)
+            ax.plot(steps, rewards, label=f"{model}: mean reward", color=colour)
+            if rl.get("solved"):
+                s_steps, solved = zip(*rl["solved"], strict=True)
+                ax.plot(s_steps, solved, "o:", label=f"{model}: held-out solved", color=colour)
+        ax.set_xlabel("GRPO step")
+        ax.set_ylim(0, 1.05)
     return path
 
 
