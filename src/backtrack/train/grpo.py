@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from backtrack.train.rewards import REWARD_SCHEMES, SafeReward, expected_kinds, resolve_reward, safe_reward
 from backtrack.train.sft import (
+    CheckedSettings,
     _is_int,
     _is_main_process,
     _is_number,
@@ -109,7 +110,7 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.in
 
 
 @dataclass
-class GRPOSettings:
+class GRPOSettings(CheckedSettings):
     """How ``train_grpo`` trains (every field documented, all checked on construction)."""
 
     output_dir: str | os.PathLike[str]
@@ -190,19 +191,7 @@ class GRPOSettings:
     progress: bool = True
     """Show a progress bar with the reward and the held-out solved share."""
 
-    def __post_init__(self) -> None:
-        problems = self._problems()
-        if problems:
-            raise ValueError("invalid GRPOSettings: " + "; ".join(problems))
-
-    def _problems(self) -> list[str]:
-        """Every invalid field, so one error names all of them."""
-        out: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                out.append(message)
-
+    def _check(self, need: Callable[[bool, str], None]) -> None:
         need(
             isinstance(self.output_dir, str | os.PathLike) and str(self.output_dir) != "",
             f"output_dir must be a non-empty path, got {self.output_dir!r}",
@@ -289,7 +278,6 @@ class GRPOSettings:
             value = getattr(self, name)
             need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
         need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
-        return out
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

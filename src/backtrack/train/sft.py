@@ -54,7 +54,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,8 +113,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class CheckedSettings:
+    """Base of the training settings dataclasses: ``_check(need)`` calls ``need(ok, message)`` per rule,
+    and construction fails with one ``ValueError`` naming every broken rule at once."""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                problems.append(message)
+
+        self._check(need)
+        if problems:
+            raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+
+    def _check(self, need: Callable[[bool, str], None]) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class SFTSettings:
+class SFTSettings(CheckedSettings):
     """How ``train_sft`` trains (TRL-style config: every field documented, checked on construction).
 
     Batch size is counted in *rows*: with packing a row holds up to ``max_length`` tokens of whole
@@ -183,19 +202,7 @@ class SFTSettings:
     dataloader_num_workers: int = 0
     """Worker processes building batches; 0 builds them in the training process."""
 
-    def __post_init__(self) -> None:
-        problems = self._problems()
-        if problems:
-            raise ValueError("invalid SFTSettings: " + "; ".join(problems))
-
-    def _problems(self) -> list[str]:
-        """Every invalid field, so one error names all of them."""
-        out: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                out.append(message)
-
+    def _check(self, need: Callable[[bool, str], None]) -> None:
         need(
             isinstance(self.output_dir, str | os.PathLike) and str(self.output_dir) != "",
             f"output_dir must be a non-empty path, got {self.output_dir!r}",
@@ -257,7 +264,6 @@ class SFTSettings:
             value = getattr(self, name)
             need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
         need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
-        return out
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
