@@ -4,9 +4,10 @@ The reference trainer padded every example to the context length and cut longer 
 independent chunks of ``context`` tokens, one chunk per row. ``backtrack.train.sft`` packs whole
 examples into rows of ``context`` tokens (best-fit decreasing) and keeps them apart with restarting
 ``position_ids``; rows of 2,048 tokens or more train with one fused causal attention per example
-(``backtrack.train.segment_attention``), as ``train_sft`` does. Both layouts run here through the *same* loop (forward, backward, AdamW step) on the
-same CountDown ``dfs`` data and identically initialised models, for the same number of optimizer steps
-with the same rows per batch, so the difference is the data layout alone. One end-to-end figure of
+(``backtrack.train.segment_attention``), as ``train_sft`` does. Both layouts run here through the
+*same* loop (forward, backward, AdamW step) on the same CountDown ``dfs`` data and identically
+initialised models, for the same number of optimizer steps with the same rows per batch, so the
+difference is the layout (and the attention it allows). One end-to-end figure of
 ``train_sft`` (HF Trainer, the packed layout) shows what the Trainer adds on top.
 
 Printed as ``name: value unit`` lines. Scenarios (``--scenario``, repeatable; default: paper, small):
