@@ -91,7 +91,6 @@ logger = logging.getLogger(__name__)
 
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo")
 SCALE_REWARDS = ("group", "batch", "none")
-SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
 SETTINGS_FILE = "grpo_settings.json"
 RESULT_FILE = "grpo_result.json"
 METRICS_FILE = "metrics.jsonl"
@@ -192,10 +191,6 @@ class GRPOSettings(CheckedSettings):
     """Show a progress bar with the reward and the held-out solved share."""
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
-        need(
-            isinstance(self.output_dir, str | os.PathLike) and str(self.output_dir) != "",
-            f"output_dir must be a non-empty path, got {self.output_dir!r}",
-        )
         positive = (
             "max_steps",
             "per_device_batch_size",
@@ -225,14 +220,6 @@ class GRPOSettings(CheckedSettings):
                 f"{name} must be a positive integer or None, got {value!r}",
             )
         need(
-            _is_number(self.learning_rate) and self.learning_rate > 0,
-            f"learning_rate must be positive, got {self.learning_rate!r}",
-        )
-        need(
-            self.lr_scheduler in SCHEDULERS,
-            f"lr_scheduler must be one of {SCHEDULERS}, got {self.lr_scheduler!r}",
-        )
-        need(
             _is_int(self.warmup_steps) and self.warmup_steps >= 0,
             f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}",
         )
@@ -258,7 +245,6 @@ class GRPOSettings(CheckedSettings):
             and (self.reward in REWARD_SCHEMES or _looks_like_import_path(self.reward)),
             f"reward must be one of {REWARD_SCHEMES} or 'module:function', got {self.reward!r}",
         )
-        need(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("bf16", "use_vllm"):
             value = getattr(self, name)
             need(
@@ -277,12 +263,6 @@ class GRPOSettings(CheckedSettings):
         ):
             value = getattr(self, name)
             need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
-        need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["output_dir"] = str(self.output_dir)
-        return data
 
 
 def _looks_like_import_path(text: str) -> bool:

@@ -4,7 +4,7 @@ Packed rows keep their examples apart with ``position_ids`` that restart at 0. t
 path turns that into a (batch, 1, T, T) block-diagonal boolean mask, and a masked
 ``scaled_dot_product_attention`` on CPU runs the unfused kernel over the whole T x T square. Running
 torch's fused causal kernel on each example's slice instead computes only the blocks on the diagonal:
-forward + backward of a 4,096-token row holding three traces is 5.5x faster on this project's CPU
+the attention alone (forward + backward, a 4,096-token row holding three traces) is 5.5x faster on this CPU
 (``benchmarks/bench_sft.py`` shows the end-to-end effect). FlashAttention-2's variable-length kernel does
 the same on GPUs, and transformers already uses it from ``position_ids`` when a model is loaded with
 ``attn_implementation="flash_attention_2"``; this module is that idea for plain sdpa on any device.

@@ -124,12 +124,35 @@ class CheckedSettings:
             if not ok:
                 problems.append(message)
 
+        self._check_shared(need)
         self._check(need)
         if problems:
             raise ValueError(f"invalid {type(self).__name__}: " + "; ".join(problems))
 
+    def _check_shared(self, need: Callable[[bool, str], None]) -> None:
+        """Rules for the fields every training settings class has."""
+        need(
+            isinstance(self.output_dir, str | os.PathLike) and str(self.output_dir) != "",
+            f"output_dir must be a non-empty path, got {self.output_dir!r}",
+        )
+        need(
+            _is_number(self.learning_rate) and self.learning_rate > 0,
+            f"learning_rate must be positive, got {self.learning_rate!r}",
+        )
+        need(
+            self.lr_scheduler in SCHEDULERS,
+            f"lr_scheduler must be one of {SCHEDULERS}, got {self.lr_scheduler!r}",
+        )
+        need(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
+        need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
+
     def _check(self, need: Callable[[bool, str], None]) -> None:
         raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["output_dir"] = str(self.output_dir)
+        return data
 
 
 @dataclass
@@ -204,10 +227,6 @@ class SFTSettings(CheckedSettings):
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
         need(
-            isinstance(self.output_dir, str | os.PathLike) and str(self.output_dir) != "",
-            f"output_dir must be a non-empty path, got {self.output_dir!r}",
-        )
-        need(
             self.max_steps is None or (_is_int(self.max_steps) and self.max_steps > 0),
             f"max_steps must be a positive integer or None, got {self.max_steps!r}",
         )
@@ -215,14 +234,6 @@ class SFTSettings(CheckedSettings):
         for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_length", "logging_steps"):
             value = getattr(self, name)
             need(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
-        need(
-            _is_number(self.learning_rate) and self.learning_rate > 0,
-            f"learning_rate must be positive, got {self.learning_rate!r}",
-        )
-        need(
-            self.lr_scheduler in SCHEDULERS,
-            f"lr_scheduler must be one of {SCHEDULERS}, got {self.lr_scheduler!r}",
-        )
         need(
             _is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
             f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
@@ -249,7 +260,6 @@ class SFTSettings(CheckedSettings):
             self.segment_attention is None or isinstance(self.segment_attention, bool),
             f"segment_attention must be True, False or None, got {self.segment_attention!r}",
         )
-        need(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("save_steps", "save_total_limit", "num_proc"):
             value = getattr(self, name)
             need(
@@ -263,12 +273,6 @@ class SFTSettings(CheckedSettings):
         for name in ("packing", "resume", "overwrite", "progress", "verify_packing"):
             value = getattr(self, name)
             need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
-        need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["output_dir"] = str(self.output_dir)
-        return data
 
 
 @dataclass
