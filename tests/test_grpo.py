@@ -155,6 +155,28 @@ def test_the_reward_rises_when_the_policy_can_earn_it(tokenizer: Any, data_dir: 
     assert last > 0.3 and last > 3 * first, rewards  # measured: ~0.06 -> ~0.6 for seeds 0-3
 
 
+def test_train_problems_limits_the_prompt_pool(tokenizer: Any, data_dir: Path, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def record(prompts, completions, **kwargs):
+        seen.extend(prompts)
+        return [0.0] * len(prompts)
+
+    train_grpo(
+        tiny_model(tokenizer),
+        tokenizer,
+        data_dir,
+        TASK,
+        settings(tmp_path / "pool", train_problems=2, eval_every=None),
+        reward_funcs=[record],
+    )
+    first_two = set(datasets.load_from_disk(str(data_dir))["train"]["prompt"][:2])
+    assert len(seen) == 3 * 8 and set(seen) == first_two  # 3 steps x 8 completions, two prompts only
+    with pytest.raises(ValueError, match="train_problems=100000 but the train split has"):
+        big = settings(tmp_path / "big", train_problems=100000)
+        train_grpo(tiny_model(tokenizer), tokenizer, data_dir, TASK, big)
+
+
 def test_kl_is_logged_against_the_starting_policy_when_beta_is_positive(
     tokenizer: Any, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -318,10 +340,17 @@ def test_a_missing_pad_token_becomes_eos(data_dir: Path, tmp_path: Path) -> None
 def test_bad_settings_name_every_problem() -> None:
     with pytest.raises(ValueError) as error:
         GRPOSettings(
-            output_dir="", num_generations=1, temperature=0.0, loss_type="ppo", reward="nope", beta=-1
+            output_dir="",
+            num_generations=1,
+            temperature=0.0,
+            loss_type="ppo",
+            reward="nope",
+            beta=-1,
+            train_problems=0,
         )
     message = str(error.value)
-    for field in ("output_dir", "num_generations", "temperature", "loss_type", "reward", "beta"):
+    fields = ("output_dir", "num_generations", "temperature", "loss_type", "reward", "beta", "train_problems")
+    for field in fields:
         assert field in message, field
     assert "\n" not in message
 

@@ -382,6 +382,9 @@ def rl_grpo_command(
         int | None, typer.Option(help="tokens per completion (default: from the dataset's completions)")
     ] = None,
     temperature: Annotated[float, typer.Option(help="sampling temperature")] = 1.0,
+    train_problems: Annotated[
+        int | None, typer.Option(help="prompts from the first N training problems (default: all)")
+    ] = None,
     reward: Annotated[
         str, typer.Option(help="binary (1 correct / 0), format (1 / 0.1 well formed / 0) or module:function")
     ] = "binary",
@@ -404,6 +407,7 @@ def rl_grpo_command(
         per_device_batch_size=batch_size,
         max_completion_length=max_completion_length,
         temperature=temperature,
+        train_problems=train_problems,
         reward=reward,
         beta=beta,
         save_steps=save_steps or None,

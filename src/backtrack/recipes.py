@@ -102,6 +102,9 @@ class RLSpec(_Spec):
         default=None, gt=0, description="tokens per completion; default: the model's context minus the prompt"
     )
     temperature: float = Field(default=1.0, gt=0)
+    train_problems: int | None = Field(
+        default=None, gt=0, description="prompts come from the first N training problems (default: all)"
+    )
     beta: float = Field(default=0.0, ge=0, description="KL penalty coefficient (0: no reference model)")
     reward: str = Field(default="binary", description="binary, format (0 / 0.1 / 1) or module:function")
     eval_every: int | None = Field(default=None, gt=0, description="steps between held-out solved checks")

@@ -177,6 +177,7 @@ class Study:
             num_generations=r.num_generations,
             max_completion_length=r.max_completion_length,
             temperature=r.temperature,
+            train_problems=r.train_problems,
             beta=r.beta,
             reward=r.reward,
             eval_every=r.eval_every,

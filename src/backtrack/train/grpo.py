@@ -158,6 +158,10 @@ class GRPOSettings(CheckedSettings):
     reward: str = "binary"
     """``binary`` (verifier: 1 correct, 0 otherwise), ``format`` (1 / 0.1 well formed but wrong / 0),
     or ``module:function`` (your reward callable); ignored when ``train_grpo`` gets ``reward_funcs``."""
+    train_problems: int | None = None
+    """Draw prompts from only the first this many rows of the ``train`` split; ``None`` uses them all.
+    A small pool is revisited every few steps, so a small policy's reward can rise within a short run
+    (the CPU recipe); the held-out ``eval/solved`` then tells whether the gain carries over."""
     eval_every: int | None = 50
     """Every this many steps (and at the first and the last), greedy-decode the held-out sample and log
     ``eval/solved``; ``None`` turns the evaluation off."""
@@ -209,6 +213,7 @@ class GRPOSettings(CheckedSettings):
         )
         for name in (
             "max_completion_length",
+            "train_problems",
             "eval_every",
             "eval_max_new_tokens",
             "save_steps",
@@ -807,6 +812,12 @@ def train_grpo(
 
     out = Path(settings.output_dir).expanduser()
     train, test = _splits(dataset)
+    if settings.train_problems is not None:
+        if settings.train_problems > len(train):
+            raise ValueError(
+                f"train_problems={settings.train_problems} but the train split has {len(train)} rows"
+            )
+        train = train.select(range(settings.train_problems))
     _check_rows(train, task)
     completion_length = settings.max_completion_length or suggest_max_completion_length(
         train, tokenizer, model=model
