@@ -203,27 +203,21 @@ class GRPOSettings(CheckedSettings):
             "eval_problems",
             "logging_steps",
         )
-        for name in positive:
-            value = getattr(self, name)
-            need(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
+        self._positive_ints(need, positive, optional=False)
         need(
             _is_int(self.num_generations) and self.num_generations >= 2,
             f"num_generations must be an integer >= 2 (a group needs two completions to compare), "
             f"got {self.num_generations!r}",
         )
-        for name in (
+        optional = (
             "max_completion_length",
             "train_problems",
             "eval_every",
             "eval_max_new_tokens",
             "save_steps",
             "save_total_limit",
-        ):
-            value = getattr(self, name)
-            need(
-                value is None or (_is_int(value) and value > 0),
-                f"{name} must be a positive integer or None, got {value!r}",
-            )
+        )
+        self._positive_ints(need, optional, optional=True)
         need(
             _is_int(self.warmup_steps) and self.warmup_steps >= 0,
             f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}",
@@ -259,15 +253,9 @@ class GRPOSettings(CheckedSettings):
             _is_number(self.vllm_gpu_memory_utilization) and 0 < self.vllm_gpu_memory_utilization < 1,
             f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}",
         )
-        for name in (
-            "mask_truncated_completions",
-            "gradient_checkpointing",
-            "resume",
-            "overwrite",
-            "progress",
-        ):
-            value = getattr(self, name)
-            need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
+        self._flags(
+            need, ("mask_truncated_completions", "gradient_checkpointing", "resume", "overwrite", "progress")
+        )
 
 
 def _looks_like_import_path(text: str) -> bool:

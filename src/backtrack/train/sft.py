@@ -149,6 +149,23 @@ class CheckedSettings:
     def _check(self, need: Callable[[bool, str], None]) -> None:
         raise NotImplementedError
 
+    def _positive_ints(
+        self, need: Callable[[bool, str], None], names: Sequence[str], *, optional: bool
+    ) -> None:
+        """Each named field is a positive integer (or None, when ``optional``)."""
+        for name in names:
+            value = getattr(self, name)
+            ok = _is_int(value) and value > 0
+            if optional:
+                need(value is None or ok, f"{name} must be a positive integer or None, got {value!r}")
+            else:
+                need(ok, f"{name} must be a positive integer, got {value!r}")
+
+    def _flags(self, need: Callable[[bool, str], None], names: Sequence[str]) -> None:
+        for name in names:
+            value = getattr(self, name)
+            need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["output_dir"] = str(self.output_dir)
@@ -226,14 +243,13 @@ class SFTSettings(CheckedSettings):
     """Worker processes building batches; 0 builds them in the training process."""
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
-        need(
-            self.max_steps is None or (_is_int(self.max_steps) and self.max_steps > 0),
-            f"max_steps must be a positive integer or None, got {self.max_steps!r}",
-        )
+        self._positive_ints(need, ("max_steps", "save_steps", "save_total_limit", "num_proc"), optional=True)
         need(_is_number(self.epochs) and self.epochs > 0, f"epochs must be positive, got {self.epochs!r}")
-        for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_length", "logging_steps"):
-            value = getattr(self, name)
-            need(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
+        self._positive_ints(
+            need,
+            ("per_device_batch_size", "gradient_accumulation_steps", "max_length", "logging_steps"),
+            optional=False,
+        )
         need(
             _is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
             f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
@@ -260,19 +276,11 @@ class SFTSettings(CheckedSettings):
             self.segment_attention is None or isinstance(self.segment_attention, bool),
             f"segment_attention must be True, False or None, got {self.segment_attention!r}",
         )
-        for name in ("save_steps", "save_total_limit", "num_proc"):
-            value = getattr(self, name)
-            need(
-                value is None or (_is_int(value) and value > 0),
-                f"{name} must be a positive integer or None, got {value!r}",
-            )
         need(
             _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,
             f"dataloader_num_workers must be a non-negative integer, got {self.dataloader_num_workers!r}",
         )
-        for name in ("packing", "resume", "overwrite", "progress", "verify_packing"):
-            value = getattr(self, name)
-            need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
+        self._flags(need, ("packing", "resume", "overwrite", "progress", "verify_packing"))
 
 
 @dataclass
