@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from functools import cache
-from itertools import combinations
+from itertools import combinations, combinations_with_replacement
 
 import pytest
 from hypothesis import assume, example, given
@@ -167,10 +167,30 @@ def test_prompt_states_the_rule_of_the_config():
     },
     seed=41,
 )
+@example(  # numbers 5..8 cannot make 39: a config error, reported as one
+    config={
+        "n_numbers": 3,
+        "min_number": 5,
+        "max_number": 8,
+        "min_target": 1,
+        "max_target": 39,
+        "use_all": False,
+    },
+    seed=194,
+)
 def test_generated_problems_are_solvable_and_in_range(config, seed):
     task = task_for(**config)
     c = task.config
-    p = task.generate(random.Random(seed))
+    try:
+        p = task.generate(random.Random(seed))
+    except ValueError as e:  # only when no multiset of the game reaches the drawn target
+        target = int(str(e).split()[1])
+        numbers = range(c.min_number, c.max_number + 1)
+        sizes = [c.n_numbers] if c.use_all else range(2, c.n_numbers + 1)
+        assert not any(
+            target in ref_values(nums) for k in sizes for nums in combinations_with_replacement(numbers, k)
+        ), str(e)
+        return
     assert len(p.numbers) == c.n_numbers
     assert all(c.min_number <= n <= c.max_number for n in p.numbers)
     assert c.min_target <= p.target <= c.max_target
@@ -206,9 +226,25 @@ def test_different_seeds_give_different_problems():
     assert len(problems) > 45
 
 
-def test_generator_gives_up_with_an_error_when_nothing_is_solvable():
+def test_generator_names_a_target_that_no_numbers_can_make():
     task = task_for(n_numbers=2, min_number=1, max_number=1, min_target=50, max_target=60, max_tries=30)
-    with pytest.raises(RuntimeError, match="no solvable numbers for target"):
+    with pytest.raises(ValueError, match=r"target \d+ cannot be made from 2 numbers in 1..1"):
+        task.generate(random.Random(0))
+
+
+def test_generator_finds_a_rare_solvable_draw_in_a_small_game():
+    # 2 numbers in 1..20 make 400 only as 20*20; one random try almost surely misses it
+    task = task_for(n_numbers=2, min_number=1, max_number=20, min_target=400, max_target=400, max_tries=1)
+    for seed in range(5):
+        assert task.generate(random.Random(seed)) == CountdownProblem((20, 20), 400)
+
+
+def test_generator_gives_up_with_an_error_in_a_game_too_large_to_enumerate():
+    # 37,820 multisets of 3 numbers in 1..60: past the exhaustive limit, so the draws' error stands
+    task = task_for(
+        n_numbers=3, min_number=1, max_number=60, min_target=300_000, max_target=300_000, max_tries=5
+    )
+    with pytest.raises(RuntimeError, match="no solvable numbers for target 300000"):
         task.generate(random.Random(0))
 
 

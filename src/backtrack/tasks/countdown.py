@@ -13,7 +13,8 @@ import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, combinations_with_replacement, permutations
+from math import comb
 from typing import Any, ClassVar, NamedTuple
 
 from backtrack.tasks.arith import ExpressionError, evaluate_expression
@@ -186,6 +187,10 @@ def reaches(numbers: tuple[int, ...], target: int) -> bool:
     return False
 
 
+# Games with at most this many number multisets are decided exactly when random draws find nothing.
+EXHAUSTIVE_MULTISETS = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class CountdownConfig:
     """Knobs of the CountDown generator and rules (defaults: the paper's 4-number game)."""
@@ -329,6 +334,24 @@ class Countdown:
             problem = CountdownProblem(tuple(rng.choices(number_range, k=c.n_numbers)), target)
             if self.is_solvable(problem):
                 return problem
+        if comb(len(number_range) + c.n_numbers - 1, c.n_numbers) <= EXHAUSTIVE_MULTISETS:
+            # A small game is decided exactly: a rare target is drawn from every solvable multiset
+            # (weighted by its orderings, as the uniform draws would), and a target that no
+            # multiset reaches is reported as the config error it is, not as bad luck.
+            solvable = [
+                nums
+                for nums in combinations_with_replacement(number_range, c.n_numbers)
+                if self.is_solvable(CountdownProblem(nums, target))
+            ]
+            if not solvable:
+                raise ValueError(
+                    f"target {target} cannot be made from {c.n_numbers} numbers in "
+                    f"{c.min_number}..{c.max_number}; narrow min_target..max_target"
+                )
+            orderings = [len(set(permutations(nums))) for nums in solvable]
+            numbers = list(rng.choices(solvable, weights=orderings)[0])
+            rng.shuffle(numbers)
+            return CountdownProblem(tuple(numbers), target)
         raise RuntimeError(
             f"no solvable numbers for target {target} in {c.max_tries} tries; the config may be too strict"
         )
