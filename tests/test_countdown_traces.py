@@ -126,6 +126,63 @@ def test_think_trace_round_trips(seed, heuristic):
             assert line.startswith("[") and line.count(",") == 1, line  # a two-number state
 
 
+@given(
+    seed=SEEDS,
+    fmt=st.sampled_from(["dfs", "think"]),
+    order=st.sampled_from(["generation", "random"]),
+    prune=st.booleans(),
+)
+def test_every_child_order_gives_a_trace_that_round_trips(seed, fmt, order, prune):
+    p = problem_of(seed)
+    trace = traces.render("countdown", p, fmt, rng=random.Random(seed), order=order, prune=prune)
+    check_round_trip(p, fmt, trace)
+    if not prune:  # the order changes which path is found first, never whether one is
+        assert trace.solved == TASK.is_solvable(p)
+
+
+def explored_at_root(text: str) -> list[str]:
+    """The operations tried on the first state, in order (the lines right after a root state)."""
+    lines = lines_of(text)
+    return [
+        lines[i + 1].split(",")[0] for i, line in enumerate(lines[:-1]) if line.endswith("Operations: []")
+    ]
+
+
+def test_generation_order_tries_pairs_left_to_right_and_operations_in_stream_of_search_order():
+    p = CountdownProblem((2, 3, 4), 100)  # unsolvable: every root child is tried, none pruned (target 100)
+    trace = traces.render("countdown", p, "think", order="generation", prune=False)
+    ops = [line.removeprefix("Exploring Operation: ") for line in explored_at_root(trace.text)]
+    assert ops == ["2+3=5", "2*3=6", "3-2=1", "2+4=6", "2*4=8", "4-2=2", "4/2=2", "3+4=7", "3*4=12", "4-3=1"]
+    heuristic = explored_at_root(traces.render("countdown", p, "think", heuristic="sum", prune=False).text)
+    assert sorted(heuristic) == sorted(explored_at_root(trace.text)) != heuristic
+
+
+def test_random_order_follows_the_rng_and_heuristic_order_ties_results_to_the_target():
+    p = CountdownProblem((2, 3, 4), 100)
+    drawn = {
+        tuple(
+            explored_at_root(
+                traces.render("countdown", p, "think", rng=random.Random(s), order="random", prune=False).text
+            )
+        )
+        for s in range(6)
+    }
+    assert len(drawn) > 1
+    again = traces.render("countdown", p, "think", rng=random.Random(3), order="random", prune=False)
+    assert tuple(explored_at_root(again.text)) in drawn
+    # heuristic order: the first result explored is the one closest to the target
+    first = explored_at_root(traces.render("countdown", p, "think", heuristic="sum", prune=False).text)[0]
+    assert first.endswith("=12")
+
+
+def test_unknown_order_and_a_beam_in_another_order_are_rejected():
+    p = CountdownProblem((62, 36, 6, 70), 72)
+    with pytest.raises(ValueError, match="unknown order"):
+        traces.render("countdown", p, "dfs", order="bfs")
+    with pytest.raises(ValueError, match="DFS only"):
+        traces.render("countdown", p, "dfs", search="beam", order="random")
+
+
 @given(seed=SEEDS)
 def test_direct_trace_round_trips(seed):
     p = problem_of(seed)

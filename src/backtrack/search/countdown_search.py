@@ -28,6 +28,10 @@ EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BA
 GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END
 
 HEURISTICS = ("sum", "mult")
+# How a node's surviving children are ordered: by heuristic (the paper's DFS), in the order they are
+# generated (pairs left to right, then + * - /), or shuffled. Only "heuristic" ties the explored
+# results to the target; the other two keep the pruning but not that correlation.
+ORDERS = ("heuristic", "generation", "random")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +84,13 @@ class SearchLimits:
     threshold: float | None = None
     prune: bool = True
     use_all: bool = True
+    order: str = "heuristic"
 
     def __post_init__(self) -> None:
         if self.heuristic not in HEURISTICS and self.heuristic != "random":
             raise ValueError(f"unknown heuristic {self.heuristic!r} (known: sum, mult, random)")
+        if self.order not in ORDERS:
+            raise ValueError(f"unknown order {self.order!r} (known: {', '.join(ORDERS)})")
 
 
 def resolve_heuristic(limits: SearchLimits, rng: random.Random | None, problem: CountdownProblem) -> str:
@@ -95,9 +102,10 @@ def resolve_heuristic(limits: SearchLimits, rng: random.Random | None, problem: 
 
 
 def _children(
-    nums: tuple[int, ...], h: Heuristic, threshold: float | None
+    nums: tuple[int, ...], h: Heuristic, threshold: float | None, *, sort: bool = True
 ) -> list[tuple[float, Step, tuple[int, ...]]]:
-    """Every legal child, pruned by heuristic, sorted by heuristic (stable: generation order on ties).
+    """Every legal child, pruned by heuristic, sorted by heuristic (stable: generation order on ties)
+    unless ``sort`` is False.
 
     The hot loop of trace generation: each child's score is the parent's other costs plus the new
     number's cost, and a ``Step`` is only built for children that survive pruning.
@@ -129,7 +137,17 @@ def _children(
                 c = cost(r) if t is None else (r - t if r > t else t - r)
                 if c <= budget:
                     append(((rest_cost + c) / divisor, Step(x, op, y, r), (*rest, r)))
-    out.sort(key=_score)
+    if sort:
+        out.sort(key=_score)
+    return out
+
+
+def _ordered_children(
+    nums: tuple[int, ...], h: Heuristic, threshold: float | None, order: str, rng: random.Random
+) -> list[tuple[float, Step, tuple[int, ...]]]:
+    out = _children(nums, h, threshold, sort=order == "heuristic")
+    if order == "random":
+        rng.shuffle(out)
     return out
 
 
@@ -148,11 +166,14 @@ def dfs(
     think: bool = False,
     rng: random.Random | None = None,
 ) -> Iterator[Event]:
-    """Heuristic depth-first search. With ``think`` the last level is decided without writing it out:
-    a two-number state that cannot reach the target becomes one dead end."""
+    """Depth-first search, children in ``limits.order`` (``rng`` draws the random heuristic and
+    order). With ``think`` the last level is decided without writing it out: a two-number state that
+    cannot reach the target becomes one dead end."""
     target = problem.target
     h = make_heuristic(resolve_heuristic(limits, rng, problem), target)
     threshold = (target if limits.threshold is None else limits.threshold) if limits.prune else None
+    order = limits.order
+    shuffle_rng = rng or random.Random(f"order:{problem.target}:{problem.numbers}")
 
     events: list[Event] = []
     emit = events.append
@@ -161,7 +182,7 @@ def dfs(
 
     def visit(node: tuple[int, ...], nums: tuple[int, ...], ops: tuple[Step, ...]) -> bool:
         emit(Event(EXPAND, node, nums, None, ops))
-        for k, (_, step, new) in enumerate(_children(nums, h, threshold)):
+        for k, (_, step, new) in enumerate(_ordered_children(nums, h, threshold, order, shuffle_rng)):
             if k:
                 emit(Event(BACKTRACK, node, nums, None, ops))
             child = (*node, k)

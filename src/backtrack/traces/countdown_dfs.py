@@ -115,17 +115,27 @@ def render(
     beam_width: int = 3,
     use_all: bool = True,
     think: bool = False,
+    order: str = "heuristic",
+    prune: bool = True,
 ) -> Trace:
     """A search trace: ``search='dfs'`` (the paper's data) or ``'beam'`` (the mix data's BFS).
 
     ``heuristic='random'`` (the default) picks ``sum`` or ``mult`` per problem with ``rng``, as the
     Stream-of-Search generator's random mode does; over 4-number problems the DFS then reaches the
     goal in ~71% of traces, the paper's ~70% (``sum`` alone: ~80%, ``mult`` alone: ~61%).
+
+    ``order`` (DFS only) ranks the children that survive pruning: ``heuristic`` (the paper's),
+    ``generation`` or ``random``. In heuristic order every explored result lies near the target,
+    and a small model learns to write results from the target instead of computing them (see
+    docs/study.md); the other orders keep the search but drop that shortcut. ``prune=False`` keeps
+    every child.
     """
-    limits = SearchLimits(heuristic=heuristic, use_all=use_all)
+    limits = SearchLimits(heuristic=heuristic, use_all=use_all, order=order, prune=prune)
     if search == "dfs":
         events = dfs(problem, limits, think=think, rng=rng)
     elif search == "beam":
+        if order != "heuristic":
+            raise ValueError(f"beam search keeps the best children by heuristic; order={order!r} is DFS only")
         events = beam(problem, beam_width, limits, rng=rng)
     else:
         raise ValueError(f"unknown search {search!r} (known: dfs, beam)")

@@ -20,8 +20,12 @@ def render(
     *,
     heuristic: str = "random",
     use_all: bool = True,
+    order: str = "heuristic",
+    prune: bool = True,
 ) -> Trace:
-    return countdown_dfs.render(problem, rng, heuristic=heuristic, use_all=use_all, think=True)
+    return countdown_dfs.render(
+        problem, rng, heuristic=heuristic, use_all=use_all, think=True, order=order, prune=prune
+    )
 
 
 def parse(problem: CountdownProblem, text: str, *, use_all: bool = True) -> ParsedTrace:
