@@ -20,8 +20,9 @@ def test_default_recipe_compares_a_dfs_model_with_a_direct_model():
     recipe = default_recipe()
     assert recipe.task.name == "countdown"
     formats = {m.format: m for m in recipe.models}
-    assert set(formats) == {"dfs", "direct"}
-    assert formats["dfs"].eval[0].strategy == "sequential"
+    assert set(formats) == {"think", "direct"}  # think: the DFS with its last level decided silently
+    assert formats["think"].format_options == {"order": "generation"}
+    assert formats["think"].eval[0].strategy == "sequential"
     assert formats["direct"].eval[0].strategy == "parallel"
 
 
