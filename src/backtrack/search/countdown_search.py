@@ -143,10 +143,10 @@ def _children(
 
 
 def _ordered_children(
-    nums: tuple[int, ...], h: Heuristic, threshold: float | None, order: str, rng: random.Random
+    nums: tuple[int, ...], h: Heuristic, threshold: float | None, order: str, rng: random.Random | None
 ) -> list[tuple[float, Step, tuple[int, ...]]]:
     out = _children(nums, h, threshold, sort=order == "heuristic")
-    if order == "random":
+    if rng is not None:  # given for order == "random" only
         rng.shuffle(out)
     return out
 
@@ -173,7 +173,10 @@ def dfs(
     h = make_heuristic(resolve_heuristic(limits, rng, problem), target)
     threshold = (target if limits.threshold is None else limits.threshold) if limits.prune else None
     order = limits.order
-    shuffle_rng = rng or random.Random(f"order:{problem.target}:{problem.numbers}")
+    # Seeding a Random from a string costs more than a small search: only the random order needs one.
+    shuffle_rng = (
+        (rng or random.Random(f"order:{problem.target}:{problem.numbers}")) if order == "random" else None
+    )
 
     events: list[Event] = []
     emit = events.append
@@ -221,6 +224,10 @@ def beam(
     """Beam search (BFS keeping the ``width`` best nodes of each level by heuristic)."""
     if not 1 <= width <= 64:
         raise ValueError(f"beam width must be in 1..64, got {width}")
+    if limits.order != "heuristic":
+        raise ValueError(
+            f"beam search keeps the best children by heuristic; order={limits.order!r} is DFS only"
+        )
     target = problem.target
     h = make_heuristic(resolve_heuristic(limits, rng, problem), target)
     threshold = (target if limits.threshold is None else limits.threshold) if limits.prune else None

@@ -134,8 +134,6 @@ def render(
     if search == "dfs":
         events = dfs(problem, limits, think=think, rng=rng)
     elif search == "beam":
-        if order != "heuristic":
-            raise ValueError(f"beam search keeps the best children by heuristic; order={order!r} is DFS only")
         events = beam(problem, beam_width, limits, rng=rng)
     else:
         raise ValueError(f"unknown search {search!r} (known: dfs, beam)")
