@@ -63,6 +63,8 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
         (("tokenizer",), {"whole_numbers": -5}, "tokenizer.whole_numbers"),
         (("models", 0, "rl"), {"max_steps": 2, "num_generations": 1}, "models[0].rl.num_generations"),
         (("models", 0, "rl"), {"max_steps": 2, "beta": -1}, "models[0].rl.beta"),
+        (("models", 0, "train", "max_length"), 0, "models[0].train.max_length"),
+        (("models", 0, "train", "max_length"), 100_000, "models[0]"),  # longer than the context
     ],
 )
 def test_bad_recipes_get_one_error_naming_the_place(path, value, where):

@@ -93,6 +93,17 @@ def test_a_run_killed_during_training_resumes_from_its_checkpoint(tmp_path):
     assert training["steps"] == 6 and training["steps_this_run"] == 3
 
 
+def test_train_max_length_sets_the_packed_row_length_and_keeps_the_models_context(tmp_path):
+    data = tomllib.loads(SMOKE)
+    data["models"][0]["train"]["max_length"] = 128
+    study = Study(parse_recipe(data), tmp_path, log=lambda _: None)
+    model = study.recipe.models[0]
+    study.data(model)
+    out = study.train(model, study.tokenizer())
+    assert json.loads((out / "sft_settings.json").read_text())["max_length"] == 128
+    assert json.loads((out / "config.json").read_text())["max_position_embeddings"] == 256
+
+
 def test_an_rl_stage_trains_grpo_evaluates_again_and_reports_before_and_after(tmp_path):
     data = tomllib.loads(SMOKE)
     data["models"] = [data["models"][1]]  # the direct model: short completions keep GRPO quick

@@ -63,6 +63,9 @@ class TrainSpec(_Spec):
     max_steps: int = Field(gt=0)
     learning_rate: float = Field(default=1e-3, gt=0)
     batch_size: int = Field(default=32, gt=0, description="packed rows per optimizer step")
+    max_length: int | None = Field(
+        default=None, gt=0, description="tokens per packed row; default: the model's context"
+    )
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
     loss_on: Literal["completion", "all"] = "completion"
@@ -125,6 +128,15 @@ class ModelSpec(_Spec):
     train: TrainSpec
     eval: list[EvalSpec] = Field(min_length=1)
     rl: RLSpec | None = None
+
+    @model_validator(mode="after")
+    def _rows_fit_the_context(self) -> ModelSpec:
+        if self.train.max_length is not None and self.train.max_length > self.context:
+            raise ValueError(
+                f"model {self.name!r}: train.max_length ({self.train.max_length}) exceeds its context "
+                f"({self.context})"
+            )
+        return self
 
 
 class Recipe(_Spec):

@@ -130,7 +130,7 @@ class Study:
             output_dir=out,
             max_steps=t.max_steps,
             per_device_batch_size=t.batch_size,
-            max_length=model.context,
+            max_length=t.max_length or model.context,
             learning_rate=t.learning_rate,
             warmup_ratio=t.warmup_ratio,
             weight_decay=t.weight_decay,
