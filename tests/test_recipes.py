@@ -64,6 +64,7 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
         (("models", 0, "rl"), {"max_steps": 2, "num_generations": 1}, "models[0].rl.num_generations"),
         (("models", 0, "rl"), {"max_steps": 2, "beta": -1}, "models[0].rl.beta"),
         (("models", 0, "train", "max_length"), 0, "models[0].train.max_length"),
+        (("models", 0, "init"), "nobody", "recipe"),
         (("models", 0, "train", "max_length"), 100_000, "models[0]"),  # longer than the context
     ],
 )
@@ -73,6 +74,25 @@ def test_bad_recipes_get_one_error_naming_the_place(path, value, where):
     message = str(info.value)
     assert message.startswith(f"r.toml: {where}:"), message
     assert "\n" not in message
+
+
+def two_models(init: str, order: tuple[int, int] = (0, 1), size: str = "1M") -> dict:
+    data = base()
+    first, second = (data["models"][i] for i in order)
+    second.update(init=init, size=size)
+    data["models"] = [first, second]
+    return data
+
+
+def test_init_names_an_earlier_model_of_the_same_size():
+    recipe = parse_recipe(two_models("direct", order=(1, 0)))
+    assert recipe.models[1].init == "direct" and recipe.model("direct").format == "direct"
+    with pytest.raises(RecipeError, match="init 'direct' must name a model listed before it"):
+        parse_recipe(two_models("direct", order=(0, 1)))  # itself
+    with pytest.raises(RecipeError, match="init 'dfs' must name a model listed before it"):
+        parse_recipe(two_models("dfs", order=(1, 0)))  # itself, listed second
+    with pytest.raises(RecipeError, match="size '250K' is not its init model's \\('1M'\\)"):
+        parse_recipe(two_models("direct", order=(1, 0), size="250K"))
 
 
 def test_missing_required_section_is_reported():

@@ -104,6 +104,40 @@ def test_train_max_length_sets_the_packed_row_length_and_keeps_the_models_contex
     assert json.loads((out / "config.json").read_text())["max_position_embeddings"] == 256
 
 
+def continued_recipe(direct_steps: int = 4) -> dict:
+    """The smoke recipe with the direct model first and the DFS model continuing from it."""
+    data = tomllib.loads(SMOKE)
+    dfs, direct = data["models"]
+    direct["train"]["max_steps"] = direct_steps
+    dfs.update(init="direct", eval=[{"strategy": "sequential", "budgets": [8]}])
+    dfs["train"].update(max_steps=2, learning_rate=1e-12)  # the weights stay the init model's
+    data["models"] = [direct, dfs]
+    return data
+
+
+def test_a_continued_model_starts_from_its_init_models_weights_and_retrains_with_it(tmp_path):
+    from backtrack.models import load_model
+
+    logs: list[str] = []
+    Study(parse_recipe(continued_recipe()), tmp_path, log=logs.append).run()
+    assert "[train] dfs: tiny from direct on dfs, 2 steps" in logs
+    direct, _ = load_model(tmp_path / "smoke" / "models" / "direct")
+    dfs, _ = load_model(tmp_path / "smoke" / "models" / "dfs")
+    assert dfs.config.max_position_embeddings == 256  # its own context, not the direct model's 128
+    for (name, a), (_, b) in zip(direct.state_dict().items(), dfs.state_dict().items(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name
+    results = json.loads((tmp_path / "smoke" / "results.json").read_text())
+    assert results["models"]["dfs"]["init"] == "direct"
+    assert "continued from direct" in (tmp_path / "smoke" / "report.md").read_text()
+
+    again: list[str] = []
+    Study(parse_recipe(continued_recipe(direct_steps=5)), tmp_path, log=again.append).run()
+    assert [line for line in again if line.startswith("[train]")] == [
+        "[train] direct: tiny on direct, 5 steps",
+        "[train] dfs: tiny from direct on dfs, 2 steps",
+    ]
+
+
 def test_an_rl_stage_trains_grpo_evaluates_again_and_reports_before_and_after(tmp_path):
     data = tomllib.loads(SMOKE)
     data["models"] = [data["models"][1]]  # the direct model: short completions keep GRPO quick

@@ -125,6 +125,11 @@ class ModelSpec(_Spec):
     format_options: dict[str, Any] = Field(default_factory=dict)
     size: str = Field(description="a named size (`backtrack models`) or a path to a saved model")
     context: int = Field(gt=0)
+    init: str | None = Field(
+        default=None,
+        description="name of a model listed earlier in the recipe whose SFT weights this one continues "
+        "from (same size and tokenizer); default: a random init",
+    )
     train: TrainSpec
     eval: list[EvalSpec] = Field(min_length=1)
     rl: RLSpec | None = None
@@ -156,10 +161,21 @@ class Recipe(_Spec):
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
         known = formats(self.task.name)
-        for m in self.models:
+        for i, m in enumerate(self.models):
             if m.format not in known:
                 raise ValueError(f"model {m.name!r}: format {m.format!r} is not one of {', '.join(known)}")
+            if m.init is None:
+                continue
+            earlier = {e.name: e for e in self.models[:i]}
+            if m.init not in earlier:
+                raise ValueError(f"model {m.name!r}: init {m.init!r} must name a model listed before it")
+            if (size := earlier[m.init].size) != m.size:
+                raise ValueError(f"model {m.name!r}: size {m.size!r} is not its init model's ({size!r})")
         return self
+
+    def model(self, name: str) -> ModelSpec:
+        """The model spec called ``name``."""
+        return next(m for m in self.models if m.name == name)
 
     def digest(self, *parts: str) -> str:
         """A content hash of this recipe (or of the named top-level parts), for stage caching."""

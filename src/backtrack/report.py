@@ -202,6 +202,7 @@ def _markdown(results: dict[str, Any], figures: list[Path]) -> str:
     for model, info in results["models"].items():
         params = info.get("params")
         shown = f", {params:,} parameters" if isinstance(params, int) else ""
+        shown += f", continued from {info['init']}" if info.get("init") else ""
         lines += [f"## {model} ({info.get('format')} traces, size {info.get('size')}{shown})", ""]
         for curve in info.get("curves", []):
             lines += [f"**{_curve_label(model, curve)}**", ""]

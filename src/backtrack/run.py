@@ -110,12 +110,17 @@ class Study:
     def _train_hash(self, model: ModelSpec) -> str:
         spec = model.model_dump(exclude={"eval", "rl"})
         tokens = self.recipe.tokenizer.model_dump()
+        # A continued model depends on everything its init model was trained from.
+        base = [self._train_hash(self.recipe.model(model.init))] if model.init else []
         return _hash(
-            spec, self._data_hash(model), self.recipe.seed, *([tokens] if tokens["whole_numbers"] else [])
+            spec,
+            self._data_hash(model),
+            self.recipe.seed,
+            *([tokens] if tokens["whole_numbers"] else []),
+            *base,
         )
 
     def train(self, model: ModelSpec, tokenizer: Any) -> Path:
-        from backtrack.models import build_model
         from backtrack.train.sft import SFTSettings, train_sft
 
         out, digest = self.model_dir(model), self._train_hash(model)
@@ -124,7 +129,8 @@ class Study:
         stage = _read_stage(out)
         resume = bool(stage and stage.get("hash") == digest)  # same inputs: continue its checkpoints
         _write_json(out / STAGE_FILE, {"hash": digest, "done": False})
-        self.log(f"[train] {model.name}: {model.size} on {model.format}, {model.train.max_steps} steps")
+        size = f"{model.size} from {model.init}" if model.init else model.size
+        self.log(f"[train] {model.name}: {size} on {model.format}, {model.train.max_steps} steps")
         t = model.train
         settings = SFTSettings(
             output_dir=out,
@@ -141,10 +147,22 @@ class Study:
             resume=resume,
             overwrite=not resume,
         )
-        net = build_model(model.size, tokenizer, model.context, seed=t.seed)
+        net = self._initial_model(model, tokenizer)
         result = train_sft(net, tokenizer, self.data(model), settings)
         _write_json(out / STAGE_FILE, {"hash": digest, "done": True, "training": result.to_dict()})
         return out
+
+    def _initial_model(self, model: ModelSpec, tokenizer: Any) -> Any:
+        """Random weights of the model's size, or the trained weights of its ``init`` model (trained
+        first if it is not yet), with the context widened to this model's."""
+        from backtrack.models import build_model, load_model
+
+        if model.init is None:
+            return build_model(model.size, tokenizer, model.context, seed=model.train.seed)
+        base = self.recipe.model(model.init)
+        net, _ = load_model(self.train(base, tokenizer))  # the recipe's one tokenizer: same vocabulary
+        net.config.max_position_embeddings = model.context  # RoPE: positions are computed, not learned
+        return net
 
     # ---- reinforcement learning ------------------------------------------------------------------
     def rl_dir(self, model: ModelSpec) -> Path:
@@ -223,6 +241,8 @@ class Study:
         stage = _read_stage(self.model_dir(model)) or {}
         params = parameter_count(net)["total"]
         entry.update(size=model.size, params=params, training=stage.get("training", {}))
+        if model.init:
+            entry["init"] = model.init
         if after_rl:
             rl = (_read_stage(self.rl_dir(model)) or {}).get("rl", {})
             entry.update(
