@@ -21,7 +21,9 @@ def test_default_recipe_compares_a_dfs_model_with_a_direct_model():
     assert recipe.task.name == "countdown"
     formats = {m.format: m for m in recipe.models}
     assert set(formats) == {"think", "direct"}  # think: the DFS with its last level decided silently
-    assert formats["think"].format_options == {"order": "generation"}
+    assert formats["think"].format_options == {}  # the paper's heuristic child order
+    assert formats["think"].init == "direct"  # continued SFT: listed after the model it starts from
+    assert [m.format for m in recipe.models] == ["direct", "think"]
     assert formats["think"].eval[0].strategy == "sequential"
     assert formats["direct"].eval[0].strategy == "parallel"
 
@@ -58,7 +60,7 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
         (("task", "name"), "chess", "task"),
         (("task", "options"), {"n_numbers": 1}, "task"),
         (("models", 1, "format"), "bogus", "recipe"),
-        (("models", 1, "name"), "dfs", "recipe"),
+        (("models", 1, "name"), "direct", "recipe"),
         (("bogus_top_level",), 1, "bogus_top_level"),
         (("tokenizer",), {"whole_numbers": -5}, "tokenizer.whole_numbers"),
         (("models", 0, "rl"), {"max_steps": 2, "num_generations": 1}, "models[0].rl.num_generations"),
@@ -79,20 +81,23 @@ def test_bad_recipes_get_one_error_naming_the_place(path, value, where):
 def two_models(init: str, order: tuple[int, int] = (0, 1), size: str = "1M") -> dict:
     data = base()
     first, second = (data["models"][i] for i in order)
+    first.pop("init", None)
     second.update(init=init, size=size)
     data["models"] = [first, second]
     return data
 
 
 def test_init_names_an_earlier_model_of_the_same_size():
-    recipe = parse_recipe(two_models("direct", order=(1, 0)))
+    recipe = parse_recipe(two_models("direct", order=(0, 1)))
     assert recipe.models[1].init == "direct" and recipe.model("direct").format == "direct"
-    with pytest.raises(RecipeError, match="init 'direct' must name a model listed before it"):
-        parse_recipe(two_models("direct", order=(0, 1)))  # itself
-    with pytest.raises(RecipeError, match="init 'dfs' must name a model listed before it"):
-        parse_recipe(two_models("dfs", order=(1, 0)))  # itself, listed second
+    with pytest.raises(RecipeError, match="model 'direct': init 'direct' must name a model listed before"):
+        parse_recipe(two_models("direct", order=(1, 0)))  # itself
+    with pytest.raises(RecipeError, match="model 'dfs': init 'dfs' must name a model listed before it"):
+        parse_recipe(two_models("dfs", order=(0, 1)))  # itself, listed second
+    with pytest.raises(RecipeError, match="model 'direct': init 'dfs' must name a model listed before it"):
+        parse_recipe(mutate(("models", 0, "init"), "dfs"))  # listed after it
     with pytest.raises(RecipeError, match="size '250K' is not its init model's \\('1M'\\)"):
-        parse_recipe(two_models("direct", order=(1, 0), size="250K"))
+        parse_recipe(two_models("direct", order=(0, 1), size="250K"))
 
 
 def test_missing_required_section_is_reported():
