@@ -29,8 +29,8 @@ GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END
 
 HEURISTICS = ("sum", "mult")
 # How a node's surviving children are ordered: by heuristic (the paper's DFS), in the order they are
-# generated (pairs left to right, then + * - /), or shuffled. Only "heuristic" ties the explored
-# results to the target; the other two keep the pruning but not that correlation.
+# generated (pairs left to right, then + * - /), or shuffled. "heuristic" ties the order of the explored
+# results to the target; the other two do not, though pruning still keeps only results near it.
 ORDERS = ("heuristic", "generation", "random")
 
 

@@ -127,8 +127,8 @@ def render(
     ``order`` (DFS only) ranks the children that survive pruning: ``heuristic`` (the paper's),
     ``generation`` or ``random``. In heuristic order every explored result lies near the target,
     and a small model learns to write results from the target instead of computing them (see
-    docs/study.md); the other orders keep the search but drop that shortcut. ``prune=False`` keeps
-    every child.
+    docs/study.md); the other orders weaken that shortcut, though pruning still drops results far
+    from the target. ``prune=False`` keeps every child.
     """
     limits = SearchLimits(heuristic=heuristic, use_all=use_all, order=order, prune=prune)
     if search == "dfs":
