@@ -138,11 +138,11 @@ def test_problem_validation_and_round_trip():
             DEFAULT.problem(numbers, target)
 
 
-def test_problem_key_ignores_number_order():
-    assert DEFAULT.problem_key(CountdownProblem((1, 2, 3), 6)) == DEFAULT.problem_key(
+def test_content_key_ignores_number_order():
+    assert DEFAULT.content_key(CountdownProblem((1, 2, 3), 6)) == DEFAULT.content_key(
         CountdownProblem((3, 1, 2), 6)
     )
-    assert DEFAULT.problem_key(CountdownProblem((1, 2, 3), 6)) != DEFAULT.problem_key(
+    assert DEFAULT.content_key(CountdownProblem((1, 2, 3), 6)) != DEFAULT.content_key(
         CountdownProblem((1, 2, 3), 7)
     )
 

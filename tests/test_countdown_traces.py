@@ -15,11 +15,12 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from backtrack import traces
-from backtrack.search.countdown_search import SearchLimits, beam, dfs, exhaustive, solution_path
 from backtrack.search.events import EventKind, search_stats
 from backtrack.tasks import get_task
 from backtrack.tasks.countdown import CountdownProblem, Step, apply_step, check_step, parse_step
-from backtrack.traces import countdown_backtrack_k, countdown_dfs
+from backtrack.tasks.countdown.formats import backtrack_k as countdown_backtrack_k
+from backtrack.tasks.countdown.formats import dfs as countdown_dfs
+from backtrack.tasks.countdown.search import SearchLimits, beam, dfs, exhaustive, solution_path
 
 TASK = get_task("countdown")
 SEEDS = st.integers(0, 2**32 - 1)

@@ -28,7 +28,8 @@ from backtrack.tasks import base as task_base
 from backtrack.tasks import get_task
 from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict
 from backtrack.tasks.countdown import CountdownProblem, extract_answer, steps_to_expression
-from backtrack.traces import countdown_backtrack_k, countdown_dfs
+from backtrack.tasks.countdown.formats import backtrack_k as countdown_backtrack_k
+from backtrack.tasks.countdown.formats import dfs as countdown_dfs
 
 TASK = get_task("countdown")
 LOOSE = get_task("countdown", use_all=False)

@@ -14,7 +14,7 @@ import backtrack
 from backtrack import data
 from backtrack.data import GENERATOR_VERSION, build_dataset, split_prompt
 from backtrack.tasks import get_task
-from backtrack.traces import formats, parse, render
+from backtrack.traces import format_of, formats, parse, render
 
 COUNTDOWN_FORMATS = ("dfs", "think", "direct", "backtrack-k")
 CASES = [("countdown", fmt, 60) for fmt in COUNTDOWN_FORMATS] + [
@@ -79,7 +79,7 @@ def test_rows_are_consistent(built: dict, task_name: str, fmt: str) -> None:
             assert list(row)[:2] == ["prompt", "completion"]
             assert row["split"] == name
             problem = task.problem_from_dict(row)
-            assert row["key"] == task.problem_key(problem)
+            assert row["key"] == task.content_key(problem)
             assert task.split_of(problem) == name
             assert task.verify(problem, row["solution"]).ok, row["solution"]
             check_trace_row(task, problem, fmt, row)
@@ -99,7 +99,7 @@ def check_trace_row(task: Any, problem: Any, fmt: str, row: dict[str, Any]) -> N
         assert row["prompt"].endswith(
             f"{problem.target}:[{', '.join(map(str, problem.numbers))}], Operations: []\n"
         )
-    trace_text = text if (task.name, fmt) in data.STATEMENT_FIRST_FORMATS else row["completion"]
+    trace_text = text if format_of(task, fmt).statement_first else row["completion"]
     assert row["chars"] == len(trace_text)
     parsed = parse(task.name, problem, fmt, text)
     assert parsed.valid == row["solved"], parsed.errors[:3]
@@ -174,7 +174,7 @@ def test_duplicates_are_dropped_keeping_the_first(tmp_path: Path) -> None:
     task = get_task("countdown", **TINY)
     first_index: dict[str, int] = {}
     for i in range(n):
-        first_index.setdefault(task.problem_key(task.generate(random.Random(f"0:{i}"))), i)
+        first_index.setdefault(task.content_key(task.generate(random.Random(f"0:{i}"))), i)
     kept = [r for split in rows(info.path).values() for r in split]
     assert info.duplicates == n - len(first_index) > 0
     assert sorted((r["key"], r["index"]) for r in kept) == sorted(first_index.items())
@@ -286,7 +286,7 @@ def test_prompt_split_per_format() -> None:
         "<think>\n",
     )
     with pytest.raises(ValueError, match="problem statement"):
-        split_prompt(countdown, problem, "think", "Exploring Operation: 70-62=8\n")
+        split_prompt(countdown, problem, "think", "Current State: 72:[62, 36, 6, 70], Operations: []")
     grid = sudoku.generate(random.Random(0))
     prompt, completion = split_prompt(sudoku, grid, "direct", "(0, 0) = 1\n")
     assert prompt == sudoku.prompt(grid) and prompt.endswith("\n") and completion == "(0, 0) = 1\n"

@@ -33,9 +33,9 @@ from backtrack.sample import (  # noqa: E402
     strategies,
 )
 from backtrack.sample.backends import Backend, batch_seed, cut_at_eos  # noqa: E402
-from backtrack.sample.strategies import expression_key  # noqa: E402
 from backtrack.tasks import get_task  # noqa: E402
 from backtrack.tasks.countdown import steps_to_expression  # noqa: E402
+from backtrack.tasks.countdown.keys import expression_key  # noqa: E402
 from backtrack.tokenizer import build_tokenizer  # noqa: E402
 from backtrack.traces import parse, render  # noqa: E402
 

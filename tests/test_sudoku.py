@@ -191,10 +191,10 @@ def test_split_is_stable_and_roughly_the_fraction(task: Sudoku) -> None:
     assert {Sudoku.from_config(test_fraction=0.0).split_of(p) for p in puzzles[:200]} == {"train"}
 
 
-def test_problem_key_is_content(task: Sudoku, problems: list[SudokuProblem]) -> None:
+def test_content_key_is_content(task: Sudoku, problems: list[SudokuProblem]) -> None:
     p = problems[0]
-    assert task.problem_key(p) == task.problem_key(SudokuProblem(p.puzzle, p.solution))
-    assert task.problem_key(p) != task.problem_key(problems[1])
+    assert task.content_key(p) == task.content_key(SudokuProblem(p.puzzle, p.solution))
+    assert task.content_key(p) != task.content_key(problems[1])
 
 
 # ---- prompt and vocabulary --------------------------------------------------------------------

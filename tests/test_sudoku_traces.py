@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtrack.search.events import Event, EventKind, search_stats
-from backtrack.search.sudoku_search import dfs_naive, dfs_strategy, search_events
 from backtrack.tasks.sudoku import N_CELLS, Sudoku, SudokuProblem, vocabulary
+from backtrack.tasks.sudoku.search import dfs_naive, dfs_strategy, search_events
 from backtrack.traces import formats, parse, render
 
 STRATEGIES = ("naive", "strategy")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from backtrack.tasks import TASK_NAMES, get_task
+from backtrack.tasks import DEFAULT_TASK, TASK_NAMES, get_task
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,6 +30,10 @@ NumbersOpt = Annotated[
     list[int] | None, typer.Option("--numbers", help="CountDown numbers, e.g. --numbers 62 36 6 70")
 ]
 TargetOpt = Annotated[int | None, typer.Option("--target", help="CountDown target")]
+ProblemArg = Annotated[
+    str | None,
+    typer.Argument(help="the problem in the task's notation: '72: 62 36 6 70', a Sudoku grid, ..."),
+]
 
 
 class UserError(Exception):
@@ -55,28 +59,19 @@ def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _countdown_problem(task: Any, problem: str | None, numbers: list[int] | None, target: int | None) -> Any:
-    if problem:  # "72: 62 36 6 70"
-        head, colon, tail = problem.partition(":")
+def _problem(task: Any, text: str | None, fields: dict[str, Any]) -> Any:
+    """The problem from the task's own notation (``task.parse_problem``), or from its fields given as
+    options (``--numbers``/``--target``, ``--puzzle``: ``task.problem_from_dict``)."""
+    if text:
+        return task.parse_problem(text)
+    given = {key: value for key, value in fields.items() if value not in (None, [])}
+    if given:
         try:
-            target = int(head)
-            numbers = [int(x) for x in tail.replace(",", " ").split()]
-        except ValueError:
-            raise UserError(f"expected 'TARGET: N N N N', got {problem!r}") from None
-        if not colon:
-            raise UserError(f"expected 'TARGET: N N N N', got {problem!r}")
-    if not numbers or target is None:
-        raise UserError("give --numbers and --target (or 'TARGET: N N N N')")
-    return task.problem(numbers, target)
-
-
-def _problem(task_name: str, task: Any, problem: str | None, numbers: Any, target: Any, puzzle: Any) -> Any:
-    if task_name == "countdown":
-        return _countdown_problem(task, problem, numbers, target)
-    grid = puzzle or problem
-    if not grid:
-        raise UserError("give the puzzle as an 81-character grid ('.' or '0' for blanks)")
-    return task.problem(grid)
+            return task.problem_from_dict(given)
+        except KeyError as exc:
+            raise UserError(f"a {task.name} problem needs {exc.args[0]!r} too (or give it as text)") from None
+    task.parse_problem("")  # raises the task's ValueError, which shows the accepted form
+    raise UserError(f"give the {task.name} problem")
 
 
 def _task(name: str, config: list[str] | None = None) -> Any:
@@ -103,7 +98,7 @@ def _guard(fn: Any) -> Any:
 @_guard
 def solve(
     task_name: TaskArg,
-    problem: Annotated[str | None, typer.Argument(help="'72: 62 36 6 70' or a Sudoku grid")] = None,
+    problem: ProblemArg = None,
     numbers: NumbersOpt = None,
     target: TargetOpt = None,
     fmt: Annotated[
@@ -122,8 +117,8 @@ def solve(
     from backtrack.traces import render
 
     task = _task(task_name)
-    prob = _problem(task_name, task, problem, numbers, target, None)
-    trace = render(task_name, prob, fmt, rng=random.Random(seed), **_parse_options(option))
+    prob = _problem(task, problem, {"numbers": numbers, "target": target})
+    trace = render(task, prob, fmt, rng=random.Random(seed), **_parse_options(option))
     sys.stdout.write(trace.text)
     if stats:
         typer.echo(json.dumps(trace.stats()), err=True)
@@ -133,6 +128,7 @@ def solve(
 @_guard
 def verify(
     task_name: TaskArg,
+    problem: ProblemArg = None,
     numbers: NumbersOpt = None,
     target: TargetOpt = None,
     puzzle: Annotated[str | None, typer.Option(help="Sudoku puzzle, 81 characters")] = None,
@@ -143,7 +139,9 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="task option key=value")] = None,
 ) -> None:
-    """Check an answer (expression, steps, whole trace or grid). Exit 0 if correct, 1 if not."""
+    """Check an answer (expression, steps, whole trace or grid). Exit 0 if correct, 1 if not.
+
+    ``--input rows.jsonl`` checks a dataset's own rows with an ``answer`` field added."""
     task = _task(task_name, config)
     if input_path is not None:
         _verify_file(task, input_path)
@@ -152,7 +150,7 @@ def verify(
         raise UserError("give --answer TEXT (or --input rows.jsonl)")
     if answer == "-":
         answer = sys.stdin.read()
-    prob = _problem(task_name, task, None, numbers, target, puzzle)
+    prob = _problem(task, problem, {"numbers": numbers, "target": target, "puzzle": puzzle})
     verdict = task.verify(prob, answer)
     if as_json:
         typer.echo(json.dumps(verdict.to_dict()))
@@ -226,7 +224,7 @@ def generate(
 @app.command()
 @_guard
 def models(
-    task_name: Annotated[str, typer.Option("--task", help="vocabulary used for the counts")] = "countdown",
+    task_name: Annotated[str, typer.Option("--task", help="vocabulary used for the counts")] = DEFAULT_TASK,
 ) -> None:
     """List the named model sizes (Qwen2, random init) with their parameter counts."""
     from rich.console import Console
@@ -274,6 +272,20 @@ def flops(
                 f"  {row['strategy']:<10} n={row['samples']:<3} tokens={row['tokens']:<5} "
                 f"flops={row['flops']:.3e}  = {row['equivalent_samples']:.2f} samples of {tokens}"
             )
+
+
+@app.command()
+@_guard
+def tasks() -> None:
+    """List the tasks with their trace formats and options (config fields with their defaults)."""
+    from backtrack.tasks import task_class, task_options
+
+    for name in TASK_NAMES:
+        doc = (task_class(name).__doc__ or "").strip().splitlines()
+        typer.echo(f"{name}: {doc[0] if doc else ''}".rstrip(": "))
+        typer.echo(f"  formats: {', '.join(get_task(name).formats())}")
+        options = ", ".join(f"{key}={json.dumps(value)}" for key, value in task_options(name))
+        typer.echo(f"  options: {options or 'none'}")
 
 
 @app.command()

@@ -39,7 +39,7 @@ from typing import Any
 
 import backtrack
 from backtrack.tasks import get_task
-from backtrack.traces import formats, renderer
+from backtrack.traces import format_of
 
 __all__ = ["GENERATOR_VERSION", "SPLITS", "DatasetInfo", "build_dataset", "reference_answer", "split_prompt"]
 
@@ -51,8 +51,6 @@ METADATA_FILE = "metadata.json"
 # Columns after the problem's own fields, in order. ``solution`` is the reference answer as text.
 TAIL_COLUMNS = ("solution", "split", "key", "index", "solved", "backtracks", "dead_ends", "steps", "chars")
 STAT_COLUMNS = ("solved", "backtracks", "dead_ends", "steps", "chars")
-# Formats whose text opens with the problem statement (``Current State: T:[nums], Operations: []``).
-STATEMENT_FIRST_FORMATS = frozenset({("countdown", "dfs"), ("countdown", "think"), ("countdown", "direct")})
 AUTO_WORKERS_MIN_N = 2000  # below this, starting processes costs more than it saves
 MAX_SHARD_BYTES = 500 * 2**20
 _FLUSH_ROWS = 1024  # rows per Arrow record batch in the scratch files
@@ -88,16 +86,17 @@ class DatasetInfo:
         )
 
 
-# ---- task-specific choices: where the prompt ends, the reference answer, the renderer options ----
+# ---- where the prompt ends, and the reference answer -----------------------------------------------
 def split_prompt(task: Any, problem: Any, fmt: str, text: str) -> tuple[str, str]:
     """(prompt, completion) with ``prompt + completion`` the training text.
 
-    Formats that state the problem on their first line keep that line as the prompt, so the trace is
-    exactly the paper's; the others get the task's natural-language (or grid) prompt in front.
+    Formats that state the problem on their first line (``statement_first``) keep that line as the
+    prompt, so the trace is exactly the paper's; the others get the task's natural-language (or grid)
+    prompt in front.
     """
-    if (task.name, fmt) in STATEMENT_FIRST_FORMATS:
+    if format_of(task, fmt).statement_first:
         cut = text.find("\n") + 1
-        if cut == 0 or not text.startswith("Current State:"):
+        if cut == 0:
             raise ValueError(
                 f"{task.name}/{fmt} trace does not open with its problem statement: {text[:60]!r}"
             )
@@ -107,24 +106,9 @@ def split_prompt(task: Any, problem: Any, fmt: str, text: str) -> tuple[str, str
 
 
 def reference_answer(task: Any, problem: Any, trace: Any = None) -> str:
-    """A correct answer as text: an expression for CountDown, the solution grid for Sudoku. A trace
-    that reached the goal already holds a solution, which saves solving the problem again."""
-    if task.name == "countdown":
-        from backtrack.tasks.countdown import steps_to_expression
-
-        steps = trace.answer if trace is not None and trace.answer else task.solve(problem)
-        return "" if steps is None else steps_to_expression(problem.numbers, steps)
-    if task.name == "sudoku":
-        return problem.solution
-    answer = task.solve(problem)
-    return "" if answer is None else str(answer)
-
-
-def _render_options(task: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The options the renderer gets: CountDown traces follow the task's number rule unless told."""
-    if task.name == "countdown" and "use_all" not in options:
-        return {**options, "use_all": task.config.use_all}
-    return dict(options)
+    """A correct answer as text (``task.reference_answer``): an expression for CountDown, the solution
+    grid for Sudoku. A trace that reached the goal may already hold a solution, which saves solving."""
+    return task.reference_answer(problem, trace)
 
 
 # ---- generation (runs in worker processes; keep it free of heavy imports) --------------------------
@@ -154,7 +138,7 @@ class _Maker:
 
     def __post_init__(self) -> None:
         self.task = get_task(self.plan.task, **self.plan.task_config)
-        self.render = renderer(self.plan.task, self.plan.fmt)
+        self.render = format_of(self.task, self.plan.fmt).render
 
     def item(self, i: int) -> tuple[Any, ...]:
         """Row ``i`` as a tuple in column order (tuples pickle compactly between processes)."""
@@ -170,7 +154,7 @@ class _Maker:
             *(values[f] for f in plan.fields),
             reference_answer(task, problem, trace),
             task.split_of(problem),
-            task.problem_key(problem),
+            task.content_key(problem),
             i,
             trace.solved,
             trace.backtracks,
@@ -477,8 +461,7 @@ def build_dataset(
     format_options = {} if format_options is None else format_options
     _check_arguments(n, seed, test_size, workers, format_options, task_config)
     task_obj = get_task(task, **task_config)  # unknown task or option: the registry's ValueError
-    if fmt not in formats(task):
-        renderer(task, fmt)  # raises the registry's ValueError listing the known formats
+    trace_format = format_of(task_obj, fmt)  # an unknown format: a ValueError listing the known ones
     out = Path(out)
     _check_replaceable(out, overwrite)
     if workers is None:
@@ -488,7 +471,8 @@ def build_dataset(
         task,
         task_obj.config_dict(),
         fmt,
-        _render_options(task_obj, fmt, format_options),
+        # the options the renderer gets: the caller's, then those the format takes from the task's config
+        {**format_options, **{k: v for k, v in trace_format.defaults.items() if k not in format_options}},
         seed,
         _problem_fields(task_obj, seed),
     )

@@ -45,13 +45,13 @@ def _point(budget: int | None, samples: int, tokens: float, flops: float, solved
     }
 
 
-def trace_statistics(
-    task_name: str, fmt: str, problems: Sequence[Any], texts: Sequence[str]
-) -> dict[str, Any]:
-    """What the model's traces look like, read by the format's parser (never trusting the model)."""
+def trace_statistics(task: Any, fmt: str, problems: Sequence[Any], texts: Sequence[str]) -> dict[str, Any]:
+    """What the model's traces look like, read by the format's parser (never trusting the model).
+
+    ``task`` is the task object (its format follows its config) or a registered task's name."""
     if not texts:
         return {}
-    parsed = [parse(task_name, p, fmt, t) for p, t in zip(problems, texts, strict=True)]
+    parsed = [parse(task, p, fmt, t) for p, t in zip(problems, texts, strict=True)]
     return {
         "traces": len(parsed),
         "valid_share": sum(p.valid for p in parsed) / len(parsed),
@@ -134,7 +134,7 @@ def evaluate_model(
                 temperature=spec.temperature, seed=seed,
             )  # fmt: skip
             curves.append(_sequential_curve(spec, results))
-            out["trace_stats"] = trace_statistics(task.name, fmt, problems, [r.text for r in results])
+            out["trace_stats"] = trace_statistics(task, fmt, problems, [r.text for r in results])
             records += [{"strategy": "sequential", **r.to_dict()} for r in results]
         elif spec.strategy == "parallel":
             largest = max(spec.samples)

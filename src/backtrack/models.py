@@ -329,12 +329,13 @@ def parameter_count(model_or_config: Any) -> dict[str, int]:
 def describe_sizes(vocab_size: int | None = None, *, context: int = 4096) -> list[dict[str, Any]]:
     """One row per named size (dims and parameter counts), for the ``backtrack models`` table.
 
-    ``vocab_size`` defaults to the CountDown tokenizer's; it changes only the embedding columns.
+    ``vocab_size`` defaults to the default task's tokenizer's; it changes only the embedding columns.
     """
     if vocab_size is None:
+        from backtrack.tasks import DEFAULT_TASK
         from backtrack.tokenizer import build_tokenizer
 
-        vocab_size = len(build_tokenizer("countdown"))
+        vocab_size = len(build_tokenizer(DEFAULT_TASK))
     rows = []
     for name, size in MODEL_SIZES.items():
         counts = parameter_count(qwen2_config(size, vocab_size=vocab_size, context=context))

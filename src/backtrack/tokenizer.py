@@ -1,4 +1,4 @@
-"""Small task vocabularies as Hugging Face fast tokenizers.
+"""Small task vocabularies as Hugging Face fast tokenizers (a character-level one for tasks without).
 
 The models here are trained from scratch on one task, so a tokenizer only needs the few strings that
 task's formats write: whole words and symbols kept as single tokens, numbers split into digits (as in
@@ -36,6 +36,8 @@ from typing import Any
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
+from backtrack.tasks import DEFAULT_TASK
+
 __all__ = [
     "BOS",
     "EOS",
@@ -43,6 +45,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "UNK",
     "build_tokenizer",
+    "character_tokenizer",
     "split_pattern",
     "token_count",
     "tokenizer_from_vocabulary",
@@ -126,6 +129,32 @@ def tokenizer_from_vocabulary(
     pattern = split_pattern(tokens, whole_numbers)
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
     backend.decoder = decoders.Fuse()
+    return _fast_tokenizer(backend, add_bos, init_kwargs)
+
+
+def character_tokenizer(*, add_bos: bool = True, **init_kwargs: Any) -> PreTrainedTokenizerFast:
+    """The generic tokenizer of a task without a vocabulary: one token per character.
+
+    Printable ASCII, newline and tab are tokens of their own; any other character becomes the tokens
+    of its UTF-8 bytes (``<0xE2>``..., byte fallback), so every text round-trips exactly and nothing
+    is ``<unk>``. Ids: the four special tokens, the 97 characters, then the 256 bytes (357 in all).
+    """
+    characters = [chr(c) for c in range(0x20, 0x7F)] + ["\n", "\t"]
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    tokens = [*SPECIAL_TOKENS, *characters, *byte_tokens]
+    vocab = {tok: i for i, tok in enumerate(tokens)}
+    # A BPE model without merges is a character lookup that supports byte fallback (WordLevel does not).
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK, byte_fallback=True))
+    backend.normalizer = None
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    backend.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
+    return _fast_tokenizer(backend, add_bos, init_kwargs)
+
+
+def _fast_tokenizer(
+    backend: Tokenizer, add_bos: bool, init_kwargs: dict[str, Any]
+) -> PreTrainedTokenizerFast:
+    """Wrap a ``tokenizers`` pipeline with the special tokens and BOS rule of the module docstring."""
     # Special tokens must never match inside text by accident nor lose neighbouring spaces.
     backend.add_special_tokens(
         [
@@ -159,7 +188,8 @@ def tokenizer_from_vocabulary(
 def build_tokenizer(
     task_name: str, *, add_bos: bool = True, whole_numbers: int = 0, **task_config: Any
 ) -> PreTrainedTokenizerFast:
-    """The tokenizer for a task, e.g. ``build_tokenizer("countdown", n_numbers=4)``.
+    """The tokenizer for a task, e.g. ``build_tokenizer("countdown", n_numbers=4)``: word-level over
+    ``task.vocabulary()``, or ``character_tokenizer`` when the task has none (``None``).
 
     The task name and its full config are saved in ``tokenizer_config.json`` (``backtrack_task``,
     ``backtrack_task_config``) so a checkpoint says which task its vocabulary came from; loading needs
@@ -168,14 +198,18 @@ def build_tokenizer(
     from backtrack.tasks import get_task
 
     task = get_task(task_name, **task_config)
-    return tokenizer_from_vocabulary(
-        task.vocabulary(),
-        add_bos=add_bos,
-        whole_numbers=whole_numbers,
-        backtrack_task=task_name,
-        backtrack_task_config=task.config_dict(),
-        backtrack_whole_numbers=whole_numbers,
-    )
+    saved = {
+        "backtrack_task": task_name,
+        "backtrack_task_config": task.config_dict(),
+        "backtrack_whole_numbers": whole_numbers,
+    }
+    literals = task.vocabulary()
+    if literals is None:
+        number_tokens(whole_numbers)  # a bad value is a ValueError in either case
+        if whole_numbers:
+            raise ValueError(f"whole_numbers needs a word vocabulary; task {task_name!r} has none")
+        return character_tokenizer(add_bos=add_bos, **saved)
+    return tokenizer_from_vocabulary(literals, add_bos=add_bos, whole_numbers=whole_numbers, **saved)
 
 
 @lru_cache(maxsize=8)
@@ -183,7 +217,7 @@ def _task_tokenizer(task_name: str) -> PreTrainedTokenizerFast:
     return build_tokenizer(task_name)
 
 
-def token_count(text: str, tokenizer: PreTrainedTokenizerFast | str = "countdown") -> int:
+def token_count(text: str, tokenizer: PreTrainedTokenizerFast | str = DEFAULT_TASK) -> int:
     """Tokens in ``text`` without special tokens (lengths comparable with the paper's trace lengths).
 
     ``tokenizer`` is a tokenizer or a task name (its default-config tokenizer, built once).

@@ -1,61 +1,74 @@
 """Trace formats: renderers from search events to text, and parsers from text back to claimed steps.
 
-Formats are registered per task by name (``countdown/dfs``, ``sudoku/direct``, ...). Modules are
-imported lazily so that importing ``backtrack.traces`` stays cheap.
+Each task owns its formats (``task.formats()``, e.g. ``backtrack.tasks.countdown.formats``); this
+registry only asks the task. ``task`` is a task object (its formats follow its config, such as
+CountDown's ``use_all``) or a registered name (the task with its default config).
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable
 from typing import Any
 
-from backtrack.traces.base import ParsedTrace, Trace
+from backtrack.traces.base import Format, ParsedTrace, Trace, TraceFormat
 
-__all__ = ["ParsedTrace", "Trace", "formats", "parse", "render"]
+__all__ = [
+    "Format",
+    "ParsedTrace",
+    "Trace",
+    "TraceFormat",
+    "format_of",
+    "formats",
+    "parse",
+    "render",
+    "renderer",
+]
 
-# (task, format) -> module that defines ``render(problem, rng=..., **options) -> Trace`` and
-# ``parse(problem, text) -> ParsedTrace`` for that format.
-_FORMAT_MODULES: dict[tuple[str, str], str] = {
-    ("countdown", "dfs"): "backtrack.traces.countdown_dfs",
-    ("countdown", "direct"): "backtrack.traces.countdown_direct",
-    ("countdown", "think"): "backtrack.traces.countdown_think",
-    ("countdown", "backtrack-k"): "backtrack.traces.countdown_backtrack_k",
-    ("sudoku", "dfs"): "backtrack.traces.sudoku_dfs",
-    ("sudoku", "direct"): "backtrack.traces.sudoku_direct",
-}
+
+def _task(task: Any) -> Any:
+    if isinstance(task, str):
+        from backtrack.tasks import get_task
+
+        return get_task(task)
+    return task
 
 
-def formats(task: str | None = None) -> list[str]:
-    """Format names, for one task or as ``task/format`` for all."""
+def formats(task: Any = None) -> list[str]:
+    """Format names, for one task or as ``task/format`` for all registered tasks."""
     if task is None:
-        return [f"{t}/{f}" for t, f in _FORMAT_MODULES]
-    return [f for t, f in _FORMAT_MODULES if t == task]
+        from backtrack.tasks import TASK_NAMES
+
+        return [f"{name}/{fmt}" for name in TASK_NAMES for fmt in _task(name).formats()]
+    return list(_task(task).formats())
 
 
-def _module(task: str, fmt: str) -> Any:
+def format_of(task: Any, fmt: str) -> TraceFormat:
+    """The format ``fmt`` of ``task``; ValueError listing the task's formats for an unknown one."""
+    task = _task(task)
+    known = task.formats()
     try:
-        name = _FORMAT_MODULES[(task, fmt)]
+        return known[fmt]
     except KeyError:
-        known = ", ".join(formats(task)) or "none"
-        raise ValueError(f"unknown format {fmt!r} for task {task!r} (known: {known})") from None
-    return importlib.import_module(name)
+        raise ValueError(
+            f"unknown format {fmt!r} for task {task.name!r} (known: {', '.join(known) or 'none'})"
+        ) from None
 
 
-def renderer(task: str, fmt: str) -> Callable[..., Trace]:
-    return _module(task, fmt).render
+def renderer(task: Any, fmt: str) -> Callable[..., Trace]:
+    return format_of(task, fmt).render
 
 
-def render(task: str, problem: Any, fmt: str, *, rng: random.Random | None = None, **options: Any) -> Trace:
+def render(task: Any, problem: Any, fmt: str, *, rng: random.Random | None = None, **options: Any) -> Trace:
     """Run the format's search on ``problem`` and write it as text."""
-    return _module(task, fmt).render(problem, rng=rng, **options)
+    return format_of(task, fmt).render(problem, rng=rng, **options)
 
 
-def parse(task: str, problem: Any, fmt: str, text: str, **options: Any) -> ParsedTrace:
+def parse(task: Any, problem: Any, fmt: str, text: str, **options: Any) -> ParsedTrace:
     """Read ``text`` in ``fmt`` back into claimed steps, checking each against the problem.
 
-    ``text`` is the model's output (the completion); CountDown parsers also accept the prompt line in
-    front of it. ``options`` carry rules such as CountDown's ``use_all``.
+    ``text`` is the model's output (the completion); formats that open with the problem statement
+    also accept that line in front of it. ``options`` override the task's rules (CountDown's
+    ``use_all``).
     """
-    return _module(task, fmt).parse(problem, text, **options)
+    return format_of(task, fmt).parse(problem, text, **options)

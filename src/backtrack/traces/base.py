@@ -1,9 +1,13 @@
-"""Shared types for trace formats: a rendered ``Trace`` and a ``ParsedTrace`` read back from text."""
+"""Shared types for trace formats: a rendered ``Trace``, a ``ParsedTrace`` read back from text, and the
+``TraceFormat`` protocol a task's formats follow (``Format`` builds one from two functions)."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +48,47 @@ class ParsedTrace:
         if self.valid:
             return "valid path to the goal"
         return self.errors[0] if self.errors else "no goal reached"
+
+
+@runtime_checkable
+class TraceFormat(Protocol):
+    """One way of writing a task's solutions as text, and of reading such text back.
+
+    ``render(problem).text`` must verify (``task.verify``) whenever ``render(problem).solved``, and
+    ``parse(problem, render(problem).text).backtracks == render(problem).backtracks``. ``parse`` never
+    raises on bad text: model output is untrusted.
+    """
+
+    # True when the text opens with a line stating the problem (CountDown's ``Current State: ...``):
+    # that line is then the dataset's prompt. Otherwise the prompt is ``task.prompt(problem)``.
+    statement_first: bool
+    # Options the format takes from its task's config unless the caller gives them (CountDown's
+    # ``use_all``); datasets record them with the caller's options. ``{}`` for most formats.
+    defaults: Mapping[str, Any]
+
+    def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace: ...
+
+    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace: ...
+
+
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A ``TraceFormat`` from a render and a parse function.
+
+    ``defaults`` are options given to both functions unless the caller gives them (a task binds its
+    rules this way: CountDown's formats get ``use_all`` from the task's config).
+    """
+
+    render_fn: Callable[..., Trace]
+    parse_fn: Callable[..., ParsedTrace]
+    statement_first: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
+
+    def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
+        return self.render_fn(problem, rng=rng, **{**self.defaults, **options})
+
+    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
+        return self.parse_fn(problem, text, **{**self.defaults, **options})

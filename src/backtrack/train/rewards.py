@@ -8,7 +8,7 @@ TRL's own keywords (``trainer_state``, ``log_metric``, ``log_extra``).
 - ``verifier_reward(task)`` scores a completion with the task's own verifier, the problem rebuilt from
   the row's columns (``task.problem_from_dict``). ``scheme="binary"``: 1 when correct, else 0.
   ``scheme="format"``: paper 2's 1 / 0.1 / 0 — 1 when correct, 0.1 when the output is *well formed*
-  but wrong, 0 otherwise (see ``well_formed`` for what that means per task).
+  but wrong (``task.well_formed``), 0 otherwise.
 - ``safe_reward(fn)`` wraps any callable so that one bad completion cannot poison a batch or turn into
   a silent wrong gradient: a completion whose reward raises or is not a finite number gets 0.0 and a
   logged warning naming its index and the reason; a return that cannot be matched to the completions
@@ -70,7 +70,9 @@ def verifier_reward(task: Any, scheme: str = "binary", *, kinds: Sequence[str] |
     if scheme not in REWARD_SCHEMES:
         raise ValueError(f"unknown reward scheme {scheme!r} (known: {', '.join(REWARD_SCHEMES)})")
     if scheme == "format":
-        _format_check(task)  # unsupported tasks fail here, not at the first batch
+        for method in ("well_formed", "output_kind"):  # unsupported tasks fail here, not at the first batch
+            if not callable(getattr(task, method, None)):
+                raise ValueError(f"the format reward needs task.{method}; {task!r} has none")
     allowed = frozenset(kinds) if kinds is not None else None
 
     def reward(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
@@ -108,113 +110,24 @@ def _text(completion: Any) -> str:
 
 # ---- "well formed": the output is in one of the task's answer forms and commits to an answer ------
 def well_formed(task: Any, problem: Any, text: str, *, kinds: frozenset[str] | None = None) -> bool:
-    """Whether ``text`` is a well-formed answer to ``problem``, right or wrong.
+    """Whether ``text`` is a well-formed answer to ``problem``, right or wrong (``task.well_formed``:
+    in one of the task's answer forms, complete, every line readable; see each task's docs).
 
-    CountDown — the kind is ``backtrack.tasks.countdown.detect_kind``'s:
-
-    - ``trace`` (dfs / direct / think formats): the trace claims the goal (``... equal: Goal Reached``)
-      and every line is a line of the format (no malformed or unrecognised line); wrong arithmetic or
-      a wrong path is a content error, so still well formed.
-    - ``think`` (backtrack-k): every ``Step`` line is well formed and an ``<answer>`` holds an
-      arithmetic expression combining at least two numbers.
-    - ``steps``: every line parses as ``a op b = c``.
-    - ``expression``: the answer (after ``<answer>`` extraction, left of any ``=``) is an arithmetic
-      expression combining at least two numbers.
-
-    Sudoku: a ``trace`` or ``steps`` text whose lines are all readable and that fills every cell, or a
-    ``grid`` of 81 digits 1-9. In both tasks an empty or truncated output is not well formed.
+    ``kinds`` restricts the forms accepted to those ``task.output_kind`` names (e.g. ``{"trace"}`` for a
+    DFS-trace model, so a bare expression is not rewarded for its form). An empty or truncated output
+    is never well formed.
     """
-    return _format_check(task)(problem, text, kinds)
+    if not isinstance(text, str):
+        return False
+    if kinds is not None and task.output_kind(text) not in kinds:
+        return False
+    return bool(task.well_formed(problem, text))
 
 
 def expected_kinds(task: Any, completions: Sequence[str]) -> frozenset[str]:
     """The output kinds of reference completions (a dataset's ``completion`` column): what a model
     trained on them should write, so what ``verifier_reward(..., kinds=...)`` should accept."""
-    detect = _kind_detector(task)
-    return frozenset(detect(text) for text in completions)
-
-
-def _kind_detector(task: Any) -> Callable[[str], str]:
-    name = getattr(task, "name", None)
-    if name == "countdown":
-        from backtrack.tasks.countdown import detect_kind
-
-        return detect_kind
-    if name == "sudoku":
-        from backtrack.tasks.sudoku import detect_kind as sudoku_kind
-
-        return sudoku_kind
-    raise ValueError(f"the format reward knows countdown and sudoku, not {name!r}")
-
-
-def _format_check(task: Any) -> Callable[[Any, str, frozenset[str] | None], bool]:
-    name = getattr(task, "name", None)
-    if name == "countdown":
-        use_all = bool(task.config.use_all)
-        return lambda problem, text, kinds: _countdown_well_formed(problem, text, kinds, use_all)
-    if name == "sudoku":
-        return _sudoku_well_formed
-    raise ValueError(f"the format reward knows countdown and sudoku, not {name!r}")
-
-
-# Parser errors that are about the form of a line rather than its content (see countdown_dfs._Parser).
-_FORM_ERRORS = ("malformed", "unrecognized line", "stopped reading")
-
-
-def _countdown_well_formed(problem: Any, text: str, kinds: frozenset[str] | None, use_all: bool) -> bool:
-    from backtrack.tasks.base import MAX_ANSWER_CHARS, extract_answer
-    from backtrack.tasks.countdown import detect_kind, parse_steps
-
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
-        return False
-    kind = detect_kind(text)
-    if kinds is not None and kind not in kinds:
-        return False
-    if kind == "trace":
-        from backtrack.traces import countdown_dfs
-
-        parsed = countdown_dfs.parse(problem, text, use_all=use_all)
-        return parsed.goal_claimed and not any(m in e for e in parsed.errors for m in _FORM_ERRORS)
-    if kind == "think":
-        from backtrack.traces import countdown_backtrack_k
-
-        parsed = countdown_backtrack_k.parse(problem, text, use_all=use_all)
-        malformed = any("malformed" in e for e in parsed.errors)
-        return parsed.goal_claimed and not malformed and _is_expression(str(parsed.answer))
-    if kind == "steps":
-        return not isinstance(parse_steps(text), str)
-    return _is_expression(extract_answer(text))
-
-
-def _is_expression(text: str) -> bool:
-    """An arithmetic expression (``expr`` or ``expr = n``) of at least two numbers; its value and which
-    numbers it uses are content, not form."""
-    from backtrack.tasks.arith import ExpressionError, evaluate_expression
-
-    try:
-        _, literals = evaluate_expression(text.partition("=")[0], positive_integers=False)
-    except ExpressionError:
-        return False
-    return len(literals) >= 2
-
-
-def _sudoku_well_formed(problem: Any, text: str, kinds: frozenset[str] | None) -> bool:
-    from backtrack.tasks.base import MAX_ANSWER_CHARS, extract_answer
-    from backtrack.tasks.sudoku import detect_kind, parse_grid
-    from backtrack.traces.sudoku_lines import parse_text
-
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
-        return False
-    kind = detect_kind(text)
-    if kinds is not None and kind not in kinds:
-        return False
-    if kind == "grid":
-        try:
-            return "0" not in parse_grid(extract_answer(text))
-        except ValueError:
-            return False
-    parsed = parse_text(problem, text, allow_search=kind == "trace")
-    return parsed.goal_claimed and not any("unreadable line" in e for e in parsed.errors)
+    return frozenset(task.output_kind(text) for text in completions)
 
 
 # ---- guarding any reward callable -------------------------------------------------------------

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 
-from backtrack.search.countdown_search import solution_path
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.countdown import CountdownProblem, Step, apply_step
-from backtrack.traces import countdown_dfs
+from backtrack.tasks.countdown.formats import dfs as countdown_dfs
+from backtrack.tasks.countdown.problem import CountdownProblem
+from backtrack.tasks.countdown.rules import Step, apply_step
+from backtrack.tasks.countdown.search import solution_path
 from backtrack.traces.base import ParsedTrace, Trace
 
 

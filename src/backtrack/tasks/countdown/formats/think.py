@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from backtrack.tasks.countdown import CountdownProblem
-from backtrack.traces import countdown_dfs
+from backtrack.tasks.countdown.formats import dfs as countdown_dfs
+from backtrack.tasks.countdown.problem import CountdownProblem
 from backtrack.traces.base import ParsedTrace, Trace
 
 

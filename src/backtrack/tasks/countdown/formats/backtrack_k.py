@@ -25,21 +25,20 @@ import random
 from dataclasses import dataclass
 from itertools import combinations
 
-from backtrack.search.countdown_search import solution_path
-from backtrack.tasks.countdown import (
-    CountdownProblem,
+from backtrack.tasks.countdown.formats.dfs import format_numbers, parse_numbers
+from backtrack.tasks.countdown.problem import CountdownProblem
+from backtrack.tasks.countdown.rules import (
     Step,
     apply_step,
     check_step,
     combine,
-    is_number,
-    parse_step,
     reaches,
     steps_to_expression,
-    verify_expression,
 )
+from backtrack.tasks.countdown.search import solution_path
+from backtrack.tasks.countdown.text import is_number, parse_step
+from backtrack.tasks.countdown.verify import verify_expression
 from backtrack.traces.base import ParsedTrace, Trace
-from backtrack.traces.countdown_dfs import format_numbers, parse_numbers
 
 MAX_LINES = 5_000
 MAX_DEPTH = 64  # steps on one line of thought; an n-number game needs n - 1

@@ -21,9 +21,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from backtrack.search.countdown_search import SearchLimits, beam, dfs
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.countdown import CountdownProblem, Step, apply_step, check_step, is_number, parse_step
+from backtrack.tasks.countdown.problem import CountdownProblem
+from backtrack.tasks.countdown.rules import Step, apply_step, check_step
+from backtrack.tasks.countdown.search import SearchLimits, beam, dfs
+from backtrack.tasks.countdown.text import is_number, parse_step
 from backtrack.traces.base import ParsedTrace, Trace
 
 EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BACKTRACK

@@ -22,7 +22,8 @@ from functools import lru_cache
 from itertools import combinations
 
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.countdown import CountdownProblem, Step, combine, reachable_values
+from backtrack.tasks.countdown.problem import CountdownProblem
+from backtrack.tasks.countdown.rules import Step, combine, reachable_values
 
 EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BACKTRACK
 GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 
-from backtrack.tasks.sudoku import SudokuProblem, format_fill
+from backtrack.tasks.sudoku.formats.common import events_for, parse_text, solution_fills
+from backtrack.tasks.sudoku.lines import format_fill
+from backtrack.tasks.sudoku.problem import SudokuProblem
 from backtrack.traces.base import ParsedTrace, Trace
-from backtrack.traces.sudoku_lines import events_for, parse_text, solution_fills
 
 
 def render(

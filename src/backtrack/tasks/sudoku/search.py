@@ -28,7 +28,7 @@ from enum import Enum
 from itertools import combinations
 
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.sudoku import (
+from backtrack.tasks.sudoku.board import (
     ALL_DIGITS,
     BIT,
     BOX_OF,
@@ -40,11 +40,10 @@ from backtrack.tasks.sudoku import (
     POPCOUNT,
     ROW_OF,
     UNITS,
-    SudokuProblem,
     grid_to_str,
     grid_values,
-    puzzle_of,
 )
+from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
 
 __all__ = ["STRATEGIES", "dfs_naive", "dfs_strategy", "search_events"]
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import random
 
-from backtrack.tasks.sudoku import SudokuProblem
+from backtrack.tasks.sudoku.formats.common import events_for, parse_text, trace_from_events
+from backtrack.tasks.sudoku.problem import SudokuProblem
 from backtrack.traces.base import ParsedTrace, Trace
-from backtrack.traces.sudoku_lines import events_for, parse_text, trace_from_events
 
 
 def render(

@@ -1,7 +1,7 @@
 """Shared pieces of the Sudoku trace formats: events to lines, and a replay to a ``ParsedTrace``.
 
-The line grammar itself (writers and the reader) lives in ``backtrack.tasks.sudoku`` because the
-task's verifier must read traces too.
+The line grammar itself (writers and the reader) lives in ``backtrack.tasks.sudoku.lines`` because
+the task's verifier must read traces too.
 """
 
 from __future__ import annotations
@@ -9,17 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from backtrack.search.events import Event, EventKind
-from backtrack.search.sudoku_search import search_events
-from backtrack.tasks.sudoku import (
-    SudokuProblem,
-    format_fill,
-    format_guess,
-    format_nocand,
-    format_revert,
-    grid_lines,
-    puzzle_of,
-    replay,
-)
+from backtrack.tasks.sudoku.board import grid_lines
+from backtrack.tasks.sudoku.lines import format_fill, format_guess, format_nocand, format_revert, replay
+from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
+from backtrack.tasks.sudoku.search import search_events
 from backtrack.traces.base import ParsedTrace, Trace
 
 
