@@ -4,8 +4,10 @@ Voting must count *claims*, not verified answers (else it is the oracle). Every 
 number, the target, so voting on the value would be meaningless; the key is the claimed expression
 instead, from the goal path of a trace (the operations of the last stated node plus the operation
 explored just before ``Goal Reached``), from listed steps, or from an ``<answer>`` expression.
-``expression_key`` makes these forms agree and ignores the order of the operands of ``+`` and ``*``
-(also across chains: ``(a+b)+c`` = ``a+(c+b)``). Bounded, and evaluates nothing.
+``expression_key`` makes these forms agree: it ignores the order of the operands of ``+`` and ``*``
+and how a chain of ``+``/``-`` (or ``*``/``/``) is bracketed (``(a+b)+c`` = ``a+(c+b)``, ``a-(b+c)`` =
+``a-b-c``), since ``steps_to_expression`` writes only the brackets it needs. Bounded, and evaluates
+nothing.
 """
 
 from __future__ import annotations
@@ -54,19 +56,28 @@ def _claimed_goal_path(text: str) -> list[Any] | None:
 
 
 _Node = tuple[str, str]
+# Subtraction adds a negated term and division multiplies by an inverted factor, so that ``a-b+c``,
+# ``a+(c-b)`` and ``c-(b-a)`` share one key (and so do ``a*b/c`` and ``a*(b/c)``).
+_CHAIN = {"+": ("+", ""), "-": ("+", "-"), "*": ("*", ""), "/": ("*", "/")}
+
+
+def _inverted(part: str, mark: str) -> str:
+    return part[1:] if part.startswith(mark) else mark + part
 
 
 def _combine(op: str, left: _Node, right: _Node, children: dict[str, list[str]]) -> _Node:
-    """The node ``left op right``; + and * nodes are flattened and their operands sorted."""
-    if op in "+*":
-        parts: list[str] = []
-        for node in (left, right):
-            parts.extend(children[node[1]] if node[0] == op else [node[1]])
-        parts.sort()
-        text = f"{op}(" + ",".join(parts) + ")"
-        children[text] = parts
-        return op, text
-    return op, f"{op}({left[1]},{right[1]})"
+    """The node ``left op right``: a chain of + and - (or of * and /) is flattened into one node of
+    signed terms (or factors), sorted."""
+    chain, mark = _CHAIN[op]
+    inverse = "-" if chain == "+" else "/"
+    parts: list[str] = []
+    for node, negate in ((left, False), (right, bool(mark))):
+        terms = children[node[1]] if node[0] == chain else [node[1]]
+        parts.extend(_inverted(t, inverse) for t in terms) if negate else parts.extend(terms)
+    parts.sort()
+    text = f"{chain}(" + ",".join(parts) + ")"
+    children[text] = parts
+    return chain, text
 
 
 def _steps_key(numbers: Sequence[int], steps: Sequence[Any]) -> str:
