@@ -8,7 +8,7 @@ import random
 import pytest
 
 from backtrack.cli import main
-from backtrack.tasks import get_task
+from backtrack.tasks import TASK_NAMES, get_task
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -88,6 +88,39 @@ def test_verify_input_file_gives_one_verdict_per_row(capsys, tmp_path):
     assert "1/4 correct" in err
 
 
+def test_tasks_lists_every_task_with_formats_and_options(capsys):
+    code, out, _ = run(capsys, "tasks")
+    assert code == 0
+    for name in TASK_NAMES:
+        task = get_task(name)
+        block = out.split(f"{name}:", 1)[1]
+        assert f"formats: {', '.join(task.formats())}" in block
+        first_option, default = next(iter(task.config_dict().items()))
+        assert f"{first_option}={json.dumps(default)}" in block
+
+
+def test_verify_reads_the_problem_in_the_tasks_own_notation(capsys):
+    code, out, _ = run(capsys, "verify", "countdown", "72: 62 36 6 70", "--answer", "36*(70-62-6)")
+    assert code == 0 and out.startswith("correct")
+    problem = get_task("sudoku").generate(random.Random(7))
+    code, out, _ = run(capsys, "verify", "sudoku", problem.puzzle, "--answer", problem.solution)
+    assert code == 0 and out.startswith("correct")
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_verify_input_accepts_dataset_rows_with_an_answer(capsys, tmp_path, name):
+    task = get_task(name)
+    problem = task.generate(random.Random(3))
+    row = {"prompt": "p", "completion": "c", "split": "train", **problem.to_dict()}
+    rows = [{**row, "answer": task.reference_answer(problem)}, {**row, "answer": "nonsense"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = run(capsys, "verify", name, "--input", str(path))
+    assert code == 0
+    assert [json.loads(line)["ok"] for line in out.splitlines()] == [True, False]
+    assert "1/2 correct" in err
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -95,6 +128,9 @@ def test_verify_input_file_gives_one_verdict_per_row(capsys, tmp_path):
         ("solve", "countdown", "--numbers", "1", "2", "--target", "3", "--format", "nope"),
         ("solve", "chess", "1: 2 3"),
         ("verify", "countdown", "--numbers", "1", "2", "--target", "3"),
+        ("verify", "countdown", "--numbers", "1", "2", "--answer", "1+2"),
+        ("verify", "countdown", "72 62 36", "--answer", "1+2"),
+        ("solve", "sudoku"),
         ("verify", "sudoku", "--puzzle", "123", "--answer", "1"),
         ("verify", "countdown", "--input", "/nonexistent/rows.jsonl"),
         ("generate", "countdown", "--n", "0", "--out", "/tmp/never-written"),

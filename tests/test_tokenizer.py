@@ -1,20 +1,24 @@
-"""The task tokenizers: exact round trips on every format, digits, <unk>, save/load, fixed ids."""
+"""The task tokenizers: exact round trips on every format, digits, <unk>, save/load, fixed ids, and the
+character-level tokenizer of tasks without a vocabulary."""
 
 from __future__ import annotations
 
 import random
 import statistics
-from typing import Any
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from backtrack.tasks import TASK_NAMES, get_task
+from backtrack.tasks import TASK_NAMES, TaskBase, get_task
 from backtrack.tokenizer import (
     SPECIAL_TOKENS,
     build_tokenizer,
+    character_tokenizer,
     split_pattern,
     token_count,
     tokenizer_from_vocabulary,
@@ -327,3 +331,62 @@ def test_whole_numbers_keep_the_words_and_reload(tmp_path) -> None:
     assert again.decode(again(line, add_special_tokens=False)["input_ids"]) == line
     with pytest.raises(ValueError, match="whole_numbers"):
         build_tokenizer("countdown", whole_numbers=-1)
+
+
+# ---- tasks without a vocabulary: the character-level tokenizer --------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200).filter(lambda t: not any(tok in t for tok in SPECIAL_TOKENS)))
+def test_character_tokenizer_round_trips_any_text_without_unk(text: str) -> None:
+    tok = _character()
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.unk_token_id not in ids
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert tok(text)["input_ids"][:1] == [tok.bos_token_id]
+
+
+@lru_cache(maxsize=1)
+def _character() -> PreTrainedTokenizerFast:
+    return character_tokenizer()
+
+
+def test_character_tokenizer_has_one_token_per_ascii_character_and_reloads(tmp_path) -> None:
+    tok = _character()
+    assert len(tok) == len(SPECIAL_TOKENS) + 97 + 256
+    assert tok.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == [0, 1, 2, 3]
+    text = "Step 1: 12+30=42\n<answer>42</answer>"
+    assert len(tok(text, add_special_tokens=False)["input_ids"]) == len(text)
+    assert len(tok("é", add_special_tokens=False)["input_ids"]) == 2  # its two UTF-8 bytes
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.decode(loaded("∑ é\t", add_special_tokens=False)["input_ids"]) == "∑ é\t"
+
+
+@dataclass(frozen=True)
+class _EchoConfig:
+    width: int = 3
+
+
+@dataclass
+class _Echo(TaskBase):
+    """A task without a vocabulary (only what build_tokenizer needs)."""
+
+    name: ClassVar[str] = "echo"
+    config_class: ClassVar[type] = _EchoConfig
+    config: _EchoConfig = field(default_factory=_EchoConfig)
+
+
+def test_a_task_without_vocabulary_gets_the_character_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import backtrack.tasks
+
+    registered = backtrack.tasks.task_class
+    monkeypatch.setattr(
+        backtrack.tasks, "task_class", lambda name: _Echo if name == "echo" else registered(name)
+    )
+    tok = build_tokenizer("echo", width=5)
+    assert len(tok) == len(_character())
+    assert tok.init_kwargs["backtrack_task"] == "echo"
+    assert tok.init_kwargs["backtrack_task_config"] == {"width": 5}
+    with pytest.raises(ValueError, match="whole_numbers"):
+        build_tokenizer("echo", whole_numbers=9)
+    with pytest.raises(ValueError, match="unknown echo option"):
+        build_tokenizer("echo", depth=1)
