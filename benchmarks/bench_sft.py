@@ -45,16 +45,10 @@ import torch
 from backtrack.data import build_dataset
 from backtrack.models import build_model
 from backtrack.tokenizer import build_tokenizer
+from backtrack.train.config import SEGMENT_ATTENTION_MIN_LENGTH, SFTSettings
+from backtrack.train.packing import IGNORE_INDEX, PackedCollator, encode_example, pack_lengths
 from backtrack.train.segment_attention import segment_attention
-from backtrack.train.sft import (
-    IGNORE_INDEX,
-    SEGMENT_ATTENTION_MIN_LENGTH,
-    PackedCollator,
-    SFTSettings,
-    encode_example,
-    pack_lengths,
-    train_sft,
-)
+from backtrack.train.sft import train_sft
 
 
 @dataclass(frozen=True)

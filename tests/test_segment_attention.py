@@ -7,8 +7,8 @@ import torch
 
 from backtrack.models import build_model
 from backtrack.tokenizer import build_tokenizer
+from backtrack.train.packing import packing_max_difference
 from backtrack.train.segment_attention import SEGMENT_SDPA, segment_attention
-from backtrack.train.sft import packing_max_difference
 
 
 @pytest.fixture(scope="module")

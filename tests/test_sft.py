@@ -20,15 +20,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from backtrack.data import build_dataset
 from backtrack.tokenizer import build_tokenizer
-from backtrack.train.sft import (
-    IGNORE_INDEX,
-    PackedCollator,
-    PackedDataset,
-    SFTSettings,
-    encode_example,
-    pack_lengths,
-    train_sft,
-)
+from backtrack.train.config import SFTSettings
+from backtrack.train.packing import IGNORE_INDEX, PackedCollator, PackedDataset, encode_example, pack_lengths
+from backtrack.train.sft import train_sft
 
 SMALL_COUNTDOWN = dict(n_numbers=3, max_number=9, min_target=1, max_target=30)
 ROW = 256  # row capacity in the tests: two ~126-token examples per row

@@ -433,10 +433,10 @@ def rl_grpo_command(
         raise UserError(f"no dataset at {str(data)!r}")
     task = _dataset_task(data, task_name, task_option)
     from backtrack.models import load_model
+    from backtrack.train.callbacks import progress_bars
     from backtrack.train.grpo import train_grpo
-    from backtrack.train.sft import _progress_bars
 
-    with _progress_bars(False):  # a loading bar before an error line would make the error two lines
+    with progress_bars(False):  # a loading bar before an error line would make the error two lines
         net, tokenizer = load_model(model)
     result = train_grpo(net, tokenizer, data, task, settings)
     summary = {k: v for k, v in result.to_dict().items() if k not in ("rewards", "eval_solved")}

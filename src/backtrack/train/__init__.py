@@ -1,8 +1,10 @@
 """Training: supervised fine-tuning on trace datasets (``sft``) and GRPO on verifiable rewards
-(``grpo``, with its reward functions in ``rewards``).
+(``grpo``, with its reward functions in ``rewards``). Their settings live in ``config``, SFT's encoding and
+packing in ``packing``, output directories and the final save in ``checkpoints``, trainer callbacks in
+``callbacks``, and the CPU attention for packed rows in ``segment_attention``.
 
 Imports are lazy so that ``import backtrack.train`` stays cheap for the CLI: ``torch``,
-``transformers`` and ``trl`` load only when a name from ``sft`` or ``grpo`` is first used.
+``transformers`` and ``trl`` load only when a name from a trainer module is first used.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from typing import Any
 
 # public name -> the submodule that defines it
 _EXPORTS = {
+    "CheckedSettings": "config",
+    "SFTSettings": "config",
+    "GRPOSettings": "config",
+    "bf16_supported": "config",
+    "IGNORE_INDEX": "packing",
+    "PackedCollator": "packing",
+    "PackedDataset": "packing",
+    "encode_example": "packing",
+    "pack_lengths": "packing",
+    "packing_max_difference": "packing",
     "SFTResult": "sft",
-    "SFTSettings": "sft",
     "train_sft": "sft",
     "GRPOResult": "grpo",
-    "GRPOSettings": "grpo",
     "suggest_max_completion_length": "grpo",
     "train_grpo": "grpo",
     "RewardError": "rewards",
