@@ -407,9 +407,15 @@ def rl_grpo_command(
     seed: Annotated[int, typer.Option(help="prompt order and sampling")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     overwrite: Annotated[bool, typer.Option(help="start again over an earlier run in --out")] = False,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda or cuda:N (default: CUDA when present, else the CPU)")
+    ] = None,
 ) -> None:
     """GRPO on the task verifier's reward from a trained model (resumable; --out/metrics.jsonl)."""
+    from backtrack.device import resolve_device
     from backtrack.train.grpo import GRPOSettings
+
+    resolved = resolve_device(device)
 
     settings = GRPOSettings(
         output_dir=out,
@@ -428,6 +434,7 @@ def rl_grpo_command(
         seed=seed,
         resume=resume,
         overwrite=overwrite,
+        device=str(resolved),
     )
     if not data.is_dir():
         raise UserError(f"no dataset at {str(data)!r}")
@@ -437,7 +444,7 @@ def rl_grpo_command(
     from backtrack.train.grpo import train_grpo
 
     with progress_bars(False):  # a loading bar before an error line would make the error two lines
-        net, tokenizer = load_model(model)
+        net, tokenizer = load_model(model, device=resolved)
     result = train_grpo(net, tokenizer, data, task, settings)
     summary = {k: v for k, v in result.to_dict().items() if k not in ("rewards", "eval_solved")}
     typer.echo(json.dumps(summary, default=str))
@@ -456,10 +463,14 @@ def eval_command(
     select: Annotated[str, typer.Option(help="parallel: oracle, majority or first_valid")] = "oracle",
     limit: Annotated[int, typer.Option(help="problems evaluated (the test split's first N)")] = 200,
     out: Annotated[Path | None, typer.Option(help="write the results here (JSON)")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda or cuda:N (default: CUDA when present, else the CPU)")
+    ] = None,
 ) -> None:
     """Accuracy against tokens and FLOPs on held-out problems, for one strategy."""
     import datasets
 
+    from backtrack.device import resolve_device
     from backtrack.evaluate import evaluate_model
     from backtrack.models import load_model
     from backtrack.recipes import EvalSpec
@@ -477,11 +488,12 @@ def eval_command(
         )  # fmt: skip
     except ValueError as exc:
         raise UserError(str(exc).splitlines()[-1].strip()) from None
+    resolved = resolve_device(device)
     meta = json.loads((data / "metadata.json").read_text())
     task = get_task(meta["task"], **meta["task_config"])
     test = datasets.load_from_disk(str(data))["test"]
     rows = [test[i] for i in range(min(limit, len(test)))]
-    net, tokenizer = load_model(model)
+    net, tokenizer = load_model(model, device=resolved)
     entry, _ = evaluate_model(net, tokenizer, task, rows, [spec], fmt=meta["format"])
     text = json.dumps(entry, indent=2, default=str)
     if out:
@@ -498,6 +510,12 @@ def run(
         str | None, typer.Argument(help="TOML recipe; the embedded default study when omitted")
     ] = None,
     runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="cpu, cuda or cuda:N for every stage (default: the recipe's, else CUDA when present)"
+        ),
+    ] = None,
 ) -> None:
     """Run a study: data -> tokenizer -> train each model -> evaluate -> report (cached, resumable)."""
     from backtrack.recipes import RecipeError, default_recipe, load_recipe
@@ -508,7 +526,7 @@ def run(
     except RecipeError as exc:
         raise UserError(str(exc)) from None
     start = time.perf_counter()
-    report = run_study(study, runs_dir, log=lambda line: typer.echo(line, err=True))
+    report = run_study(study, runs_dir, log=lambda line: typer.echo(line, err=True), device=device)
     typer.echo(f"report: {report}  ({time.perf_counter() - start:.0f} s)")
 
 

@@ -209,12 +209,17 @@ def load_model(
     """``(model, tokenizer)`` from a local HF directory: ours or any causal LM saved with ``save_pretrained``.
 
     Only local files are read (``local_files_only``): a mistyped path must fail here, not turn into a
-    Hub download. ``dtype`` defaults to the dtype the checkpoint was saved in. ``tokenizer_path`` is for
-    checkpoints saved without their tokenizer (e.g. intermediate trainer checkpoints). The tokenizer is
-    loaded as the class it was saved as, not by ``AutoTokenizer``'s guess (see ``_load_tokenizer``).
+    Hub download. ``device`` follows ``backtrack.device.resolve_device`` (default: CUDA when present, else
+    the CPU; ``"cuda"`` without CUDA is a ``DeviceError``). ``dtype`` defaults to the dtype the
+    checkpoint was saved in. ``tokenizer_path`` is for checkpoints saved without their tokenizer (e.g.
+    intermediate trainer checkpoints). The tokenizer is loaded as the class it was saved as, not by
+    ``AutoTokenizer``'s guess (see ``_load_tokenizer``).
     """
     from transformers import AutoModelForCausalLM
 
+    from backtrack.device import resolve_device
+
+    target = resolve_device(device)  # before loading: a bad request fails fast
     directory = Path(path).expanduser()
     if not directory.exists():
         raise FileNotFoundError(f"no model directory at {str(directory)!r}")
@@ -232,8 +237,7 @@ def load_model(
             "pass tokenizer_path= to load it from elsewhere"
         )
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype or "auto", local_files_only=True)
-    if device is not None:
-        model = model.to(device)
+    model = model.to(target)
     model.eval()  # loaded for sampling or evaluation; a trainer switches back to train mode itself
     return model, _load_tokenizer(tok_dir)
 

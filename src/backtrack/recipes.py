@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backtrack.device import DEVICE_PATTERN
 from backtrack.tasks import TASK_NAMES, get_task
 from backtrack.traces import formats
 
@@ -150,6 +151,12 @@ class Recipe(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     seed: int = Field(default=0, ge=0)
+    device: str | None = Field(
+        default=None,
+        pattern=DEVICE_PATTERN,
+        description="cpu, cuda or cuda:N for every stage; default: CUDA when present, else the CPU "
+        "(`backtrack run --device` overrides it)",
+    )
     task: TaskSpec
     data: DataSpec
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)

@@ -50,8 +50,19 @@ def _done(directory: Path, digest: str) -> bool:
 class Study:
     """One recipe's run directory and its stages."""
 
-    def __init__(self, recipe: Recipe, runs_dir: str | Path = "runs", *, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        recipe: Recipe,
+        runs_dir: str | Path = "runs",
+        *,
+        log: Callable[[str], None] = print,
+        device: str | None = None,
+    ):
+        from backtrack.device import resolve_device
+
         self.recipe = recipe
+        # Every stage's device: the caller's (--device), else the recipe's, else CUDA when present.
+        self.device = resolve_device(device if device is not None else recipe.device)
         self.dir = Path(runs_dir) / recipe.name
         self.log = log
         self.timings: dict[str, float] = {}
@@ -144,6 +155,7 @@ class Study:
             seed=t.seed,
             save_steps=t.save_steps,
             bf16=t.bf16,
+            device=str(self.device),
             resume=resume,
             overwrite=not resume,
         )
@@ -160,7 +172,9 @@ class Study:
         if model.init is None:
             return build_model(model.size, tokenizer, model.context, seed=model.train.seed)
         base = self.recipe.model(model.init)
-        net, _ = load_model(self.train(base, tokenizer))  # the recipe's one tokenizer: same vocabulary
+        net, _ = load_model(
+            self.train(base, tokenizer), device=self.device
+        )  # the recipe's one tokenizer: same vocabulary
         net.config.max_position_embeddings = model.context  # RoPE: positions are computed, not learned
         return net
 
@@ -202,10 +216,11 @@ class Study:
             eval_problems=r.eval_problems,
             save_steps=r.save_steps,
             seed=r.seed,
+            device=str(self.device),
             resume=resume,
             overwrite=not resume,
         )
-        net, tokenizer = load_model(self.model_dir(model))
+        net, tokenizer = load_model(self.model_dir(model), device=self.device)
         task = get_task(self.recipe.task.name, **self.recipe.task.options)
         result = train_grpo(net, tokenizer, self.data(model), task, settings)
         _write_json(out / STAGE_FILE, {"hash": digest, "done": True, "rl": result.to_dict()})
@@ -231,7 +246,7 @@ class Study:
             return json.loads((out / "entry.json").read_text())
         self.log(f"[eval] {name}: {', '.join(e.strategy for e in model.eval)}")
         weights = self.rl_dir(model) if after_rl else self.model_dir(model)
-        net, tokenizer = load_model(weights)
+        net, tokenizer = load_model(weights, device=self.device)
         test = datasets.load_from_disk(str(self.data_dir(model)))["test"]
         rows = [test[i] for i in range(min(len(test), self.recipe.data.test_size))]
         task = get_task(self.recipe.task.name, **self.recipe.task.options)
@@ -276,7 +291,7 @@ class Study:
         results = {
             "name": self.recipe.name,
             "recipe": self.recipe.model_dump(mode="json"),
-            "environment": environment(),
+            "environment": {**environment(), "device": str(self.device)},
             "models": entries,
         }
         _write_json(self.dir / "results.json", results)
@@ -306,5 +321,12 @@ def environment() -> dict[str, Any]:
     }
 
 
-def run_study(recipe: Recipe, runs_dir: str | Path = "runs", *, log: Callable[[str], None] = print) -> Path:
-    return Study(recipe, runs_dir, log=log).run()
+def run_study(
+    recipe: Recipe,
+    runs_dir: str | Path = "runs",
+    *,
+    log: Callable[[str], None] = print,
+    device: str | None = None,
+) -> Path:
+    """Run (or resume) ``recipe`` in ``runs_dir/<name>``; ``device`` overrides the recipe's."""
+    return Study(recipe, runs_dir, log=log, device=device).run()

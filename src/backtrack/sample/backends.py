@@ -113,7 +113,9 @@ class HFBackend:
     """Batched ``model.generate`` over prompts × samples (see the module docstring).
 
     ``batch_size`` is the number of sequences (prompt copies) per ``generate`` call; ``device``
-    moves the model there (default: wherever it already is). The model is put in eval mode.
+    moves the model there (``backtrack.device.resolve_device``: ``"auto"`` is CUDA when present, else
+    the CPU; ``None``: wherever the model already is, e.g. where ``load_model`` put it).
+    The model is put in eval mode.
     Seeded sampling is reproducible for the same prompts, ``n``, ``batch_size`` and device: each batch
     draws from ``torch.manual_seed(batch_seed(seed, b))`` inside ``torch.random.fork_rng``, so the
     caller's global RNG state is left untouched.
@@ -123,7 +125,9 @@ class HFBackend:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if device is not None:
-            model = model.to(device)
+            from backtrack.device import resolve_device
+
+            model = model.to(resolve_device(device))
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size

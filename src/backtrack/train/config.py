@@ -12,12 +12,17 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from backtrack.device import DEVICE_PATTERN
 from backtrack.train.rewards import REWARD_SCHEMES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "LOSS_ON",
@@ -80,6 +85,10 @@ class CheckedSettings:
         )
         need(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         need(not (self.resume is True and self.overwrite is True), "resume and overwrite exclude each other")
+        need(
+            self.device is None or (isinstance(self.device, str) and re.match(DEVICE_PATTERN, self.device)),
+            f"device must be None, 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
+        )
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
         raise NotImplementedError
@@ -176,6 +185,10 @@ class SFTSettings(CheckedSettings):
     """Processes for tokenization (``datasets.map``); ``None`` tokenizes in this process."""
     dataloader_num_workers: int = 0
     """Worker processes building batches; 0 builds them in the training process."""
+    device: str | None = None
+    """``cpu`` or ``cuda``; ``None`` follows ``backtrack.device``'s rule (CUDA when present, else the CPU;
+    the CPU in processes started by ``accelerate launch --cpu``). Under a multi-process launcher each
+    process takes its own GPU whatever this says."""
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
         self._positive_ints(need, ("max_steps", "save_steps", "save_total_limit", "num_proc"), optional=True)
@@ -303,6 +316,8 @@ class GRPOSettings(CheckedSettings):
     """Without ``resume``, delete an earlier run in ``output_dir`` instead of refusing."""
     progress: bool = True
     """Show a progress bar with the reward and the held-out solved share."""
+    device: str | None = None
+    """``cpu`` or ``cuda``; ``None`` follows ``backtrack.device``'s rule (see ``SFTSettings.device``)."""
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
         positive = (
@@ -374,30 +389,49 @@ def _looks_like_import_path(text: str) -> bool:
 
 
 # ---- resolved at run time ----------------------------------------------------------------------
-def bf16_supported() -> bool:
-    """Whether bf16 autocast is fast here: a CUDA device with bf16, or (without CUDA) a CPU with AMX
-    tiles, where oneDNN runs bf16 matmuls on the matrix unit (1.5x the fp32 training rate of the 1M
-    model at context 1088 on this project's CPU machine; see docs/benchmarks.md)."""
+def training_device(requested: str | None) -> torch.device:
+    """The device a trainer runs on: ``backtrack.device.resolve_device``'s rule, except that a process
+    started by ``accelerate launch --cpu`` (``ACCELERATE_USE_CPU``) trains on the CPU unless told
+    otherwise, as the Trainer itself would."""
     import torch
 
-    if torch.cuda.is_available():
+    from backtrack.device import resolve_device
+
+    if requested in (None, "auto") and os.environ.get("ACCELERATE_USE_CPU", "").lower() in (
+        "1",
+        "true",
+        "yes",
+    ):
+        return torch.device("cpu")
+    return resolve_device(requested)
+
+
+def bf16_supported(device: torch.device | str | None = None) -> bool:
+    """Whether bf16 autocast is fast on ``device`` (default: the device rule's): a CUDA device with bf16,
+    or a CPU with AMX tiles, where oneDNN runs bf16 matmuls on the matrix unit (1.5x the fp32 training
+    rate of the 1M model at context 1088 on this project's CPU machine; see docs/benchmarks.md)."""
+    import torch
+
+    from backtrack.device import resolve_device
+
+    if resolve_device(device).type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
     cpu = getattr(torch, "cpu", None)
     amx = getattr(cpu, "_is_amx_tile_supported", None)  # a private probe: absent means "don't know"
     return bool(amx and amx())
 
 
-def resolve_bf16(requested: bool | None) -> bool:
+def resolve_bf16(requested: bool | None, device: torch.device) -> bool:
     import torch
 
     if requested is None:
-        return bf16_supported()
-    if requested and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        return bf16_supported(device)
+    if requested and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("bf16=True but this CUDA device has no bf16; use bf16=None to pick automatically")
     return requested
 
 
-def resolve_grpo_bf16(requested: bool | None) -> bool:
+def resolve_grpo_bf16(requested: bool | None, device: torch.device) -> bool:
     """``None``: bf16 on a CUDA device that has it, never on a CPU. Unlike SFT (where an AMX CPU gains
     from bf16), GRPO's time goes to token-by-token generation of small batches, where autocast costs
     more than it saves: 2.0-2.3 s against 1.7-1.9 s per step for the 1M model on this project's AMX
@@ -405,21 +439,19 @@ def resolve_grpo_bf16(requested: bool | None) -> bool:
     import torch
 
     if requested is None:
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    return resolve_bf16(requested)
+        return bool(device.type == "cuda" and torch.cuda.is_bf16_supported())
+    return resolve_bf16(requested, device)
 
 
-def resolve_vllm(requested: bool | None) -> bool:
-    import torch
-
+def resolve_vllm(requested: bool | None, device: torch.device) -> bool:
     installed = importlib.util.find_spec("vllm") is not None
     if requested is None:
-        return installed and torch.cuda.is_available()
+        return installed and device.type == "cuda"
     if requested and not installed:
         raise ValueError(
             "use_vllm=True but vLLM is not installed (pip install vllm); use None to pick automatically"
         )
-    if requested and not torch.cuda.is_available():
+    if requested and device.type != "cuda":
         raise ValueError("use_vllm=True needs a CUDA GPU; use None to pick automatically")
     return requested
 
@@ -436,8 +468,7 @@ def check_batch(settings: GRPOSettings, world_size: int) -> None:
 
 
 # ---- Hugging Face arguments --------------------------------------------------------------------
-def sft_training_arguments(settings: SFTSettings, out: Path, bf16: bool) -> Any:
-    import torch
+def sft_training_arguments(settings: SFTSettings, out: Path, bf16: bool, device: torch.device) -> Any:
     from transformers import TrainingArguments
 
     warmup: float = float(settings.warmup_ratio) if settings.warmup_ratio > 0 else int(settings.warmup_steps)
@@ -454,7 +485,10 @@ def sft_training_arguments(settings: SFTSettings, out: Path, bf16: bool) -> Any:
         max_grad_norm=float(settings.max_grad_norm),
         bf16=bf16,
         # The Trainer refuses bf16 without a GPU unless told the run is on CPU on purpose.
-        use_cpu=bf16 and not torch.cuda.is_available(),
+        # Says where to train; it also makes processes started by torchrun (or `accelerate launch
+        # --multi_gpu`) on a machine without CUDA one gloo DDP run: without it accelerate sets up the
+        # process group but leaves the state non-distributed, so each process trains alone.
+        use_cpu=device.type == "cpu",
         logging_strategy="steps",
         logging_steps=settings.logging_steps,
         logging_first_step=True,
@@ -467,7 +501,7 @@ def sft_training_arguments(settings: SFTSettings, out: Path, bf16: bool) -> Any:
         remove_unused_columns=False,  # rows are built by PackedDataset, not from dataset columns
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=settings.dataloader_num_workers,
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=device.type == "cuda",
         ddp_find_unused_parameters=False,  # a causal LM uses every parameter; the search costs a graph walk
     )
 
@@ -480,8 +514,8 @@ def grpo_config(
     use_vllm: bool,
     completion_length: int,
     eos_token_id: int,
+    device: torch.device,
 ) -> Any:
-    import torch
     from trl import GRPOConfig
 
     return GRPOConfig(
@@ -508,7 +542,7 @@ def grpo_config(
         num_iterations=settings.num_iterations,
         remove_unused_columns=False,  # the reward needs the problem's columns (numbers, target, ...)
         bf16=bf16,
-        use_cpu=bf16 and not torch.cuda.is_available(),  # the Trainer refuses CPU bf16 unless told
+        use_cpu=device.type == "cpu",  # see sft_training_arguments
         use_vllm=use_vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=float(settings.vllm_gpu_memory_utilization),
@@ -524,7 +558,7 @@ def grpo_config(
         seed=settings.seed,
         report_to="none",
         disable_tqdm=True,  # the monitor draws the bar
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=device.type == "cuda",
         ddp_find_unused_parameters=False,  # a causal LM uses every parameter
         log_completions=False,
         **_checkpointing_argument(GRPOConfig, settings.gradient_checkpointing),

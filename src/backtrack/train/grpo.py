@@ -76,6 +76,7 @@ from backtrack.train.config import (
     grpo_config,
     resolve_grpo_bf16,
     resolve_vllm,
+    training_device,
 )
 from backtrack.train.rewards import SafeReward, expected_kinds, resolve_reward, safe_reward
 from backtrack.train.splits import load_splits
@@ -374,8 +375,9 @@ def train_grpo(
     rewards = _reward_functions(task, settings, reward_funcs, train)
     held_out_rows = _held_out_rows(test, settings)
     check_batch(settings, int(os.environ.get("WORLD_SIZE", "1")))
-    bf16 = resolve_grpo_bf16(settings.bf16)
-    use_vllm = resolve_vllm(settings.use_vllm)
+    device = training_device(settings.device)
+    bf16 = resolve_grpo_bf16(settings.bf16, device)
+    use_vllm = resolve_vllm(settings.use_vllm, device)
     resume_from = _prepare_output_dir(out, settings, completion_length)
     args = grpo_config(
         settings,
@@ -384,6 +386,7 @@ def train_grpo(
         use_vllm=use_vllm,
         completion_length=completion_length,
         eos_token_id=int(tokenizer.eos_token_id),
+        device=device,
     )
     # One process changes the directory while the others wait: a process still checking it must not
     # see (or delete) files the main one has begun to write.
@@ -417,6 +420,7 @@ def train_grpo(
             "bf16": bf16,
             "use_vllm": use_vllm,
             "world_size": int(args.world_size),
+            "device": str(args.device),
             "rewards": [fn.__name__ for fn in rewards],
             "eval_problems": len(held_out_rows),
         }

@@ -67,6 +67,7 @@ from backtrack.train.config import (
     SFTSettings,
     resolve_bf16,
     sft_training_arguments,
+    training_device,
 )
 from backtrack.train.packing import (
     PackedCollator,
@@ -197,10 +198,11 @@ def train_sft(
             )
     out = Path(settings.output_dir).expanduser()
     train = _train_split(dataset)
-    bf16 = resolve_bf16(settings.bf16)
+    device = training_device(settings.device)
+    bf16 = resolve_bf16(settings.bf16, device)
     resume_from = _prepare_output_dir(out, settings)
     out.mkdir(parents=True, exist_ok=True)
-    args = sft_training_arguments(settings, out, bf16)
+    args = sft_training_arguments(settings, out, bf16, device)
 
     with args.main_process_first(desc="tokenizing"), progress_bars(settings.progress):
         tokens = tokenize_examples(train, tokenizer, settings, out)
@@ -247,7 +249,12 @@ def train_sft(
         fill=float(lengths.sum() / (len(rows) * settings.max_length)),
         truncated=int(column(tokens, "truncated").sum()),
         dropped=len(train) - len(tokens),
-        extra={"bf16": bf16, "world_size": int(args.world_size), "segment_attention": segments},
+        extra={
+            "bf16": bf16,
+            "world_size": int(args.world_size),
+            "segment_attention": segments,
+            "device": str(args.device),
+        },
     )
     if trainer.is_world_process_zero():
         write_json(out / RESULT_FILE, result.to_dict())
