@@ -181,6 +181,10 @@ class SFTSettings(CheckedSettings):
     on for rows of 2,048 tokens or more: on this project's CPU it halves a 4,096-token step of the 250K
     model, while at 256-1,088 tokens the per-example calls cost more than the mask saves. Models loaded
     with a flash attention implementation keep it (it already reads packed ``position_ids``)."""
+    flex_attention: bool | None = None
+    """With packing, train through transformers' ``flex_attention`` (PyTorch FlexAttention with a block
+    mask built from the packed ``position_ids``; ``backtrack.train.packed_attention``). ``None`` turns it
+    on on CUDA (FlexAttention has no backward pass on the CPU); ``segment_attention=True`` then wins."""
     num_proc: int | None = None
     """Processes for tokenization (``datasets.map``); ``None`` tokenizes in this process."""
     dataloader_num_workers: int = 0
@@ -220,10 +224,11 @@ class SFTSettings(CheckedSettings):
             self.bf16 is None or isinstance(self.bf16, bool),
             f"bf16 must be True, False or None, got {self.bf16!r}",
         )
-        need(
-            self.segment_attention is None or isinstance(self.segment_attention, bool),
-            f"segment_attention must be True, False or None, got {self.segment_attention!r}",
-        )
+        for name in ("segment_attention", "flex_attention"):
+            value = getattr(self, name)
+            need(
+                value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}"
+            )
         need(
             _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,
             f"dataloader_num_workers must be a non-negative integer, got {self.dataloader_num_workers!r}",

@@ -15,9 +15,11 @@ Why it is built this way:
 - **Packed examples do not see each other.** Each example's ``position_ids`` restart at 0 and no 2-D
   ``attention_mask`` is passed. transformers 5 then detects the packed format
   (``masking_utils.find_packed_sequence_indices``: a new sequence wherever the position does not grow
-  by one) and builds a block-diagonal causal mask for sdpa and eager attention; flash attention uses the
-  same ``position_ids`` as varlen boundaries. The detection is skipped when a KV cache exists, so every
-  batch carries ``use_cache=False``. This is verified, not assumed: ``packing_max_difference`` compares
+  by one) and builds a block-diagonal causal mask for sdpa and eager attention, a FlexAttention block
+  mask for ``flex_attention``; flash attention uses the same ``position_ids`` as varlen boundaries. The
+  attention is chosen by device in ``backtrack.train.packed_attention`` (FlexAttention on CUDA, one
+  fused causal call per example for long rows on the CPU). The detection is skipped when a KV cache
+  exists, so every batch carries ``use_cache=False``. This is verified, not assumed: ``packing_max_difference`` compares
   the logits of examples packed in one row with the same examples run alone, ``train_sft`` runs it on the
   given model before training (``verify_packing``), and the tests require agreement to 1e-5 in float32.
   RoPE sees the restarted positions, so a packed example is computed exactly as if it were alone.
@@ -63,12 +65,12 @@ from backtrack.train.checkpoints import (
     write_json,
 )
 from backtrack.train.config import (
-    SEGMENT_ATTENTION_MIN_LENGTH,
     SFTSettings,
     resolve_bf16,
     sft_training_arguments,
     training_device,
 )
+from backtrack.train.packed_attention import FLEX_PAD_MULTIPLE, choose_packed_attention, packed_attention
 from backtrack.train.packing import (
     PackedCollator,
     PackedDataset,
@@ -77,7 +79,6 @@ from backtrack.train.packing import (
     tokenize_examples,
     verify_packing,
 )
-from backtrack.train.segment_attention import segment_attention
 from backtrack.train.splits import load_splits
 
 if TYPE_CHECKING:
@@ -221,13 +222,20 @@ def train_sft(
     if is_main_process():
         write_json(out / SETTINGS_FILE, settings.to_dict())
 
-    use_segments = settings.segment_attention
-    if use_segments is None:
-        use_segments = settings.max_length >= SEGMENT_ATTENTION_MIN_LENGTH
-    with segment_attention(model, settings.packing and use_segments) as segments:
+    path = choose_packed_attention(
+        model,
+        device,
+        packing=settings.packing,
+        max_length=settings.max_length,
+        segment_attention=settings.segment_attention,
+        flex_attention=settings.flex_attention,
+    )
+    with packed_attention(model, path) as attention:
         if settings.verify_packing:
             verify_packing(model)
-        trainer, rate, output = _fit(model, tokenizer, args, packed, settings, resume_from, callbacks)
+        trainer, rate, output = _fit(
+            model, tokenizer, args, packed, settings, resume_from, callbacks, attention
+        )
     with progress_bars(settings.progress):
         save_final(trainer, out)  # after the block: the saved config names the model's own attention
 
@@ -252,7 +260,8 @@ def train_sft(
         extra={
             "bf16": bf16,
             "world_size": int(args.world_size),
-            "segment_attention": segments,
+            "attention": attention,
+            "segment_attention": attention == "segment",
             "device": str(args.device),
         },
     )
@@ -269,6 +278,7 @@ def _fit(
     settings: SFTSettings,
     resume_from: Path | None,
     callbacks: Sequence[TrainerCallback],
+    attention: str,
 ) -> tuple[Any, Any, Any]:
     """Build the Trainer and train; returns (trainer, token-rate callback, train output)."""
     from transformers import PrinterCallback, ProgressCallback, Trainer
@@ -278,7 +288,10 @@ def _fit(
         model=model,
         args=args,
         train_dataset=packed,
-        data_collator=PackedCollator(pad_token_id=int(tokenizer.pad_token_id)),
+        data_collator=PackedCollator(
+            pad_token_id=int(tokenizer.pad_token_id),
+            pad_to_multiple_of=FLEX_PAD_MULTIPLE if attention == "flex" else None,
+        ),
         processing_class=tokenizer,
     )
     trainer.remove_callback(ProgressCallback)
