@@ -19,9 +19,10 @@ Why it is built this way:
   mask for ``flex_attention``; flash attention uses the same ``position_ids`` as varlen boundaries. The
   attention is chosen by device in ``backtrack.train.packed_attention`` (FlexAttention on CUDA, one
   fused causal call per example for long rows on the CPU). The detection is skipped when a KV cache
-  exists, so every batch carries ``use_cache=False``. This is verified, not assumed: ``packing_max_difference`` compares
-  the logits of examples packed in one row with the same examples run alone, ``train_sft`` runs it on the
-  given model before training (``verify_packing``), and the tests require agreement to 1e-5 in float32.
+  exists, so every batch carries ``use_cache=False``. This is verified, not assumed:
+  ``packing_max_difference`` compares the logits of examples packed in one row with the same examples
+  run alone, ``train_sft`` runs it on the given model before training (``verify_packing``), and the
+  tests require agreement to 1e-5 in float32.
   RoPE sees the restarted positions, so a packed example is computed exactly as if it were alone.
 - **Labels never cross an example boundary.** The causal-LM loss shifts labels by one inside a row, so
   the last token of one example is scored against the first token of the next. The first token of
