@@ -212,6 +212,57 @@ def test_vllm_backend_says_what_is_missing() -> None:
         VLLMBackend("no-such-model")
 
 
+def test_static_cache_greedy_output_equals_the_dynamic_caches(tiny: Any, tok: Any) -> None:
+    dynamic = HFBackend(tiny, tok, batch_size=3, cache="dynamic")
+    static = HFBackend(tiny, tok, batch_size=3, cache="static", compile=False)
+    assert static._generation_config(8, 0.0).cache_implementation == "static"
+    assert dynamic._generation_config(8, 0.0).cache_implementation is None
+    expected = dynamic.generate(PROMPTS, n=1, max_new_tokens=32)
+    assert static.generate(PROMPTS, n=1, max_new_tokens=32) == expected
+
+
+def test_on_the_cpu_the_backend_keeps_a_dynamic_cache_and_fixed_batches(tiny: Any, tok: Any) -> None:
+    backend = HFBackend(tiny, tok)
+    assert not backend.static_cache and not backend.compile
+    assert backend.memory_batch_size(4096) == 64
+    with pytest.raises(ValueError, match="cache"):
+        HFBackend(tiny, tok, cache="paged")
+
+
+class _StandInEngine:
+    """What VLLMBackend needs of ``vllm.LLM``: records the requests and answers with scripted ids."""
+
+    def __init__(self, replies: list[list[tuple[list[int], str]]]) -> None:
+        self.replies = replies
+        self.requests: list[Any] = []
+        self.params: list[Any] = []
+        self.llm_engine = type("E", (), {"model_config": type("M", (), {"hf_config": "config"})()})()
+
+    def generate(self, requests: list[Any], params: list[Any], use_tqdm: bool = True) -> list[Any]:
+        self.requests, self.params = list(requests), list(params)
+        make = lambda ids, reason: type("O", (), {"token_ids": ids, "finish_reason": reason})()  # noqa: E731
+        return [type("R", (), {"outputs": [make(*o) for o in reply]})() for reply in self.replies]
+
+
+def test_vllm_backend_sends_token_ids_and_stops_on_our_eos(tok: Any) -> None:
+    from backtrack.sample import VLLMBackend
+
+    eos = tok.eos_token_id
+    five, three = tok.convert_tokens_to_ids("5"), tok.convert_tokens_to_ids("3")
+    engine = _StandInEngine([[([five, three, eos], "stop")], [([three] * 4, "length")]])
+    backend = VLLMBackend("unused", tokenizer=tok, engine=engine, sampling_params=dict)
+    out = backend.generate(PROMPTS[:2], n=3, max_new_tokens=4)
+    assert engine.requests == [{"prompt_token_ids": tok(p)["input_ids"]} for p in PROMPTS[:2]]
+    assert all(isinstance(r["prompt_token_ids"][0], int) for r in engine.requests)  # ids, never text
+    for params in engine.params:
+        assert params["stop_token_ids"] == [eos] and params["max_tokens"] == 4
+        assert params["detokenize"] is False and params["n"] == 1  # greedy: one run, repeated
+    first = out[0][0]
+    assert (first.token_ids, first.tokens, first.stopped) == ((five, three), 2, True)
+    assert first.text == tok.decode([five, three], skip_special_tokens=True)
+    assert len(out[0]) == 3 and out[1][0].stopped is False and out[1][0].tokens == 4
+
+
 # ---- strategies on scripted completions --------------------------------------------------------------
 class FakeBackend:
     """Returns ``script[prompt]`` (cycled over the n samples), cut at ``max_new_tokens`` like a model."""

@@ -112,7 +112,7 @@ def evaluate_model(
     specs: Sequence[EvalSpec],
     *,
     fmt: str,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     seed: int = 0,
     backend: Any = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -19,6 +19,19 @@ Why the HF backend is built this way:
   identical anyway.
 - Sampling is plain temperature sampling over the full vocabulary (``top_k=0``, ``top_p=1``), as vLLM's
   defaults and the paper's evaluation; transformers' own default would silently apply top-k 50.
+- On CUDA the KV cache is static (``cache_implementation="static"``: preallocated for the prompt plus
+  ``max_new_tokens``) and transformers compiles the one-token decode step with ``torch.compile``; a
+  dynamic cache grows by concatenation at every step and each step launches many small kernels, which
+  is what bounds a small model's decoding on a GPU. Prompt widths are padded to a multiple of
+  ``STATIC_WIDTH_MULTIPLE`` so a few cache shapes (compilations) serve a whole evaluation. Greedy output
+  is the same with either cache (``tests/test_sample.py``). Without ``batch_size`` a CUDA batch holds as
+  many sequences as half the free GPU memory allows for their caches (64 on the CPU).
+
+Why the vLLM backend passes token ids: vLLM would otherwise rebuild the tokenizer from the checkpoint
+with ``AutoTokenizer``, which misreads ours (``backtrack.models._load_tokenizer``) and drops words. So
+prompts are encoded by our tokenizer, sent as ``prompt_token_ids``, generation stops on our EOS id
+(``stop_token_ids``), the engine runs with ``skip_tokenizer_init=True``, and completions are decoded by
+our tokenizer.
 """
 
 from __future__ import annotations
@@ -29,6 +42,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Backend", "Completion", "HFBackend", "VLLMBackend", "batch_seed"]
+
+CACHES = ("auto", "static", "dynamic")
+CPU_BATCH_SIZE = 64  # sequences per generate call on the CPU when none is given
+MAX_AUTO_BATCH_SIZE = 2048  # the most sequences a memory-sized batch may hold
+STATIC_WIDTH_MULTIPLE = 16  # prompt widths are padded to this with a static cache (fewer compilations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +139,20 @@ class HFBackend:
     caller's global RNG state is left untouched.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 64, device: Any = None) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int | None = None,
+        device: Any = None,
+        *,
+        cache: str = "auto",
+        compile: bool | None = None,
+    ) -> None:
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+        if cache not in CACHES:
+            raise ValueError(f"cache must be one of {CACHES}, got {cache!r}")
         if device is not None:
             from backtrack.device import resolve_device
 
@@ -132,6 +161,12 @@ class HFBackend:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.config = model.config
+        on_cuda = self.device.type == "cuda"
+        self.static_cache = cache == "static" or (cache == "auto" and on_cuda)
+        # transformers compiles the decode step of a static cache on CUDA unless told not to.
+        self.compile = (
+            self.static_cache and on_cuda if compile is None else bool(compile and self.static_cache)
+        )
         eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else model.config.eos_token_id
         self.eos_ids = _eos_ids(eos)
         if not self.eos_ids:
@@ -165,8 +200,10 @@ class HFBackend:
         rows = [i for i in range(len(prompts)) for _ in range(copies)]  # row -> prompt index
         order = sorted(range(len(rows)), key=lambda r: len(encoded[rows[r]]))  # stable: ties keep order
         done: list[Completion | None] = [None] * len(rows)
-        for b, start in enumerate(range(0, len(order), self.batch_size)):
-            chunk = order[start : start + self.batch_size]
+        widest = max((len(ids) for ids in encoded), default=1)
+        size = self.batch_size or self.memory_batch_size(widest + max_new_tokens)
+        for b, start in enumerate(range(0, len(order), size)):
+            chunk = order[start : start + size]
             generated = self._generate_batch(
                 [encoded[rows[r]] for r in chunk], max_new_tokens, temperature, batch_seed(seed, b)
             )
@@ -180,6 +217,23 @@ class HFBackend:
     def _completion(self, ids: Sequence[int]) -> Completion:
         kept, stopped = cut_at_eos(ids, self.eos_ids)
         return Completion(self.decode(kept), len(kept), stopped, tuple(kept))
+
+    def memory_batch_size(self, sequence_length: int, share: float = 0.5) -> int:
+        """Sequences per batch: on CUDA as many KV caches of ``sequence_length`` tokens (plus a row of
+        float32 logits each) as ``share`` of the free memory holds; ``CPU_BATCH_SIZE`` elsewhere."""
+        import torch
+
+        if self.device.type != "cuda":
+            return CPU_BATCH_SIZE
+        config = self.config
+        heads = int(config.num_attention_heads)
+        kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+        head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+        itemsize = next(self.model.parameters()).element_size()
+        kv = 2 * int(config.num_hidden_layers) * kv_heads * head_dim * sequence_length * itemsize
+        per_sequence = kv + 2 * 4 * int(config.vocab_size) + 16 * int(config.hidden_size) * itemsize
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return max(1, min(MAX_AUTO_BATCH_SIZE, int(free * share) // per_sequence))
 
     def _generation_config(self, max_new_tokens: int, temperature: float) -> Any:
         """The settings that shape the distribution are set here, so a checkpoint's own
@@ -201,6 +255,8 @@ class HFBackend:
             num_beams=1,
             num_return_sequences=1,
             use_cache=True,
+            cache_implementation="static" if self.static_cache else None,
+            disable_compile=not self.compile,
             eos_token_id=sorted(self.eos_ids),
             pad_token_id=self.pad_token_id,
             bos_token_id=self.tokenizer.bos_token_id,
@@ -213,6 +269,8 @@ class HFBackend:
         import torch
 
         width = max(len(ids) for ids in prompt_ids)
+        if self.static_cache:  # fewer distinct cache shapes: each is a compilation on CUDA
+            width = -(-width // STATIC_WIDTH_MULTIPLE) * STATIC_WIDTH_MULTIPLE
         input_ids = torch.full((len(prompt_ids), width), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
         for i, ids in enumerate(prompt_ids):
@@ -233,26 +291,55 @@ class HFBackend:
 class VLLMBackend:
     """The same protocol on vLLM (GPU). ``model`` is a checkpoint directory holding the tokenizer.
 
-    vLLM is imported only here, so the package works without it. Each prompt gets its own seed
-    (``batch_seed(seed, i)``), which makes a call reproducible and keeps problems' streams apart.
-    Greedy decoding with ``n > 1`` is run once and repeated, as in ``HFBackend``.
+    Prompts go to the engine as token ids from our tokenizer and completions come back as ids that our
+    tokenizer decodes (see the module docstring). vLLM is imported only here, so the package works
+    without it; ``engine`` and ``sampling_params`` replace ``vllm.LLM`` and ``vllm.SamplingParams``
+    (tests use stand-ins). Each prompt gets its own seed (``batch_seed(seed, i)``), which makes a call
+    reproducible and keeps problems' streams apart. Greedy decoding with ``n > 1`` is run once and
+    repeated, as in ``HFBackend``.
     """
 
-    def __init__(self, model: str, **llm_kwargs: Any) -> None:
-        try:
-            import vllm
-        except ImportError as exc:
-            raise ImportError(
-                "VLLMBackend needs vLLM (a GPU install: pip install vllm); use HFBackend on CPU"
-            ) from exc
-        self._vllm = vllm
-        self.llm = vllm.LLM(model=str(model), **llm_kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
-        self.config = self.llm.llm_engine.model_config.hf_config
-        self.eos_ids = _eos_ids(self.tokenizer.eos_token_id)
+    def __init__(
+        self,
+        model: str,
+        *,
+        tokenizer: Any = None,
+        engine: Any = None,
+        sampling_params: Any = None,
+        **llm_kwargs: Any,
+    ) -> None:
+        vllm: Any = None
+        if engine is None or sampling_params is None:
+            try:
+                import vllm
+            except ImportError as exc:
+                raise ImportError(
+                    "VLLMBackend needs vLLM (a GPU install: pip install vllm); use HFBackend on CPU"
+                ) from exc
+        if tokenizer is None:
+            from pathlib import Path
+
+            from backtrack.models import _load_tokenizer
+
+            tokenizer = _load_tokenizer(Path(model))
+        self.tokenizer = tokenizer
+        sampling_params = sampling_params or vllm.SamplingParams
+        if engine is None:
+            engine = vllm.LLM(model=str(model), skip_tokenizer_init=True, **llm_kwargs)
+        self.llm = engine
+        self._sampling_params = sampling_params
+        self.config = engine.llm_engine.model_config.hf_config
+        eos = tokenizer.eos_token_id
+        if eos is None:
+            raise ValueError("the tokenizer has no EOS token; generation could never stop early")
+        self.eos_ids = _eos_ids(eos)
 
     def decode(self, token_ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+
+    def encode(self, prompt: str) -> list[int]:
+        """Prompt ids as in training (BOS for ours, no EOS), as ``HFBackend`` encodes them."""
+        return list(self.tokenizer(prompt)["input_ids"])
 
     def generate(
         self,
@@ -265,23 +352,23 @@ class VLLMBackend:
         _check_arguments(n, max_new_tokens, temperature)
         copies = 1 if temperature == 0 else n
         params = [
-            self._vllm.SamplingParams(
+            self._sampling_params(
                 n=copies,
                 temperature=temperature,
                 top_p=1.0,
                 max_tokens=max_new_tokens,
                 seed=batch_seed(seed, i) if temperature > 0 else None,
-                skip_special_tokens=True,
+                stop_token_ids=sorted(self.eos_ids),
+                detokenize=False,  # the engine has no tokenizer; ours decodes
             )
             for i in range(len(prompts))
         ]
-        outputs = self.llm.generate(list(prompts), params, use_tqdm=False)
+        requests = [{"prompt_token_ids": self.encode(p)} for p in prompts]
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
         results = [[self._completion(o) for o in request.outputs] for request in outputs]
         return [samples * n if copies == 1 else samples for samples in results]
 
     def _completion(self, output: Any) -> Completion:
-        ids = list(output.token_ids)
-        stopped = output.finish_reason == "stop"
-        if stopped and ids and ids[-1] in self.eos_ids:
-            ids.pop()  # the contract counts generated tokens without EOS
-        return Completion(output.text, len(ids), stopped, tuple(ids))
+        ids, eos_seen = cut_at_eos(list(output.token_ids), self.eos_ids)  # the contract excludes EOS
+        stopped = eos_seen or output.finish_reason == "stop"
+        return Completion(self.decode(ids), len(ids), stopped, tuple(ids))

@@ -139,7 +139,9 @@ class HeldOut:
         if mine:
             was_training = model.training
             try:  # HFBackend puts the model in eval mode and keeps the caller's RNG untouched
-                backend = HFBackend(model, tokenizer, batch_size=self.batch_size)
+                # A dynamic cache: no compilation of the policy being trained, and no memory held
+                # beyond this evaluation (the training step needs it back).
+                backend = HFBackend(model, tokenizer, batch_size=self.batch_size, cache="dynamic")
                 prompts = [self.rows[i]["prompt"] for i in mine]
                 outputs = backend.generate(prompts, n=1, max_new_tokens=self.max_new_tokens, temperature=0.0)
             finally:
