@@ -561,6 +561,12 @@ def _expand_multi_value_options(argv: list[str], names: tuple[str, ...] = ("--nu
 def main(argv: list[str] | None = None) -> None:
     """Entry point. Usage errors become one ``error: ...`` line (click would draw a box)."""
     args = _expand_multi_value_options(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # a real process: `accelerate launch --cpu` may have started one of several
+        from backtrack.launch import relaunch_for_accelerate_cpu
+
+        relaunched = relaunch_for_accelerate_cpu(args)
+        if relaunched is not None:
+            sys.exit(relaunched)
     command = typer.main.get_command(app)
     try:
         code = command.main(args, prog_name="backtrack", standalone_mode=False)
