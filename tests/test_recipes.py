@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from backtrack.recipes import DEFAULT_RECIPE_TOML, RecipeError, default_recipe, load_recipe, parse_recipe
+from backtrack.recipes import (
+    DEFAULT_RECIPE_TOML,
+    RecipeError,
+    default_recipe,
+    load_recipe,
+    parse_recipe,
+    prompt_tokens_bound,
+)
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -33,8 +40,26 @@ def test_shipped_paper_recipes_load(name):
     recipe = load_recipe(RECIPES / name)
     sizes = {m.size for m in recipe.models}
     assert {"17M", "38M", "144M"} <= sizes
-    contexts = {m.format: m.context for m in recipe.models}
-    assert contexts["dfs"] == 4096
+    dfs = next(m for m in recipe.models if m.format == "dfs")
+    assert dfs.train.max_length == 4096  # the paper's trace rows
+    assert dfs.context > 4096  # room for the prompt before a 4,096-token budget
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_validates_and_generates_within_its_contexts(path):
+    recipe = load_recipe(path)  # load_recipe runs check_generation_fits
+    for model in recipe.models:
+        prompt = prompt_tokens_bound(recipe, model)
+        assert all(prompt + spec.generated()[1] <= model.context for spec in model.eval)
+
+
+def test_gpu_quick_is_the_papers_countdown_comparison_on_17m_models():
+    recipe = load_recipe(RECIPES / "gpu-quick.toml")
+    assert recipe.task.options["n_numbers"] == 4 and recipe.device == "cuda"
+    assert {m.size for m in recipe.models} == {"17M"}
+    by_format = {m.format: m for m in recipe.models}
+    assert by_format["dfs"].eval[0].budgets == [256, 512, 1024, 2048, 4096]
+    assert by_format["direct"].eval[0].samples == [1, 2, 4, 8, 16, 32]
 
 
 def mutate(path: tuple, value, *, delete: bool = False) -> dict:
@@ -68,6 +93,14 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
         (("models", 0, "train", "max_length"), 0, "models[0].train.max_length"),
         (("models", 0, "init"), "nobody", "recipe"),
         (("models", 0, "train", "max_length"), 100_000, "models[0]"),  # longer than the context
+        # generating past the context: the prompt + the largest budget / max_new_tokens must fit
+        (("models", 1, "eval", 0, "budgets"), [64, 1088], "models[1].eval[0].budgets"),
+        (("models", 0, "eval", 0, "max_new_tokens"), 272, "models[0].eval[0].max_new_tokens"),
+        (
+            ("models", 0, "rl"),
+            {"max_steps": 2, "max_completion_length": 300},
+            "models[0].rl.max_completion_length",
+        ),
     ],
 )
 def test_bad_recipes_get_one_error_naming_the_place(path, value, where):

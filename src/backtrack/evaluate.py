@@ -138,7 +138,7 @@ def evaluate_model(
             records += [{"strategy": "sequential", **r.to_dict()} for r in results]
         elif spec.strategy == "parallel":
             largest = max(spec.samples)
-            cap = spec.max_new_tokens or 512
+            _, cap = spec.generated()
             results = parallel(
                 backend, task, problems, prompts, largest, cap, temperature=spec.temperature,
                 select="oracle" if spec.select == "oracle" else spec.select, seed=seed,

@@ -7,6 +7,7 @@ bad value is one clear error naming its place (``models[1].train.max_steps``), a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tomllib
@@ -75,6 +76,11 @@ class TrainSpec(_Spec):
     bf16: bool | None = Field(default=None, description="None: on where fast (CUDA bf16, AMX CPUs)")
 
 
+PARALLEL_MAX_NEW_TOKENS = 512  # tokens per sample of a parallel evaluation without max_new_tokens
+PROMPT_SAMPLE = 32  # generated problems whose prompts bound a recipe's prompt length
+PROMPT_SLACK = 8  # tokens added to the longest sampled prompt (a problem with longer numbers may exist)
+
+
 class EvalSpec(_Spec):
     """One way of spending inference compute on the held-out problems."""
 
@@ -86,6 +92,14 @@ class EvalSpec(_Spec):
     greedy: bool = Field(default=True, description="sequential: one greedy run (the paper's)")
     select: Literal["oracle", "majority", "first_valid"] = "oracle"
     runs: int = Field(default=4, gt=0, description="hybrid: sequential runs sharing the budget")
+
+    def generated(self) -> tuple[str, int]:
+        """(the key that sets it, the most new tokens one generation call of this evaluation asks for)."""
+        if self.strategy == "sequential":
+            return "budgets", max(self.budgets)
+        if self.strategy == "parallel":
+            return "max_new_tokens", self.max_new_tokens or PARALLEL_MAX_NEW_TOKENS
+        return "budgets", max(self.budgets) // self.runs  # hybrid: the budget shared by the runs
 
     @field_validator("budgets", "samples")
     @classmethod
@@ -203,12 +217,75 @@ def _where(loc: tuple[Any, ...]) -> str:
 def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
     """Validate a recipe given as a dict; errors name the source and the key."""
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise RecipeError(f"{source}: {_where(first['loc'])}: {message}{more}") from None
+    check_generation_fits(recipe, source)
+    return recipe
+
+
+def check_generation_fits(recipe: Recipe, source: str = "recipe") -> None:
+    """Refuse an evaluation (or GRPO rollout) that would generate past its model's context: the prompt
+    plus the new tokens asked for must fit, or the model would be run at positions it never had (and
+    a budget it can never spend would be reported as spent). One error naming the first such key."""
+    for i, model in enumerate(recipe.models):
+        prompt = prompt_tokens_bound(recipe, model)
+        asks = [
+            (f"eval[{j}].{key}", tokens)
+            for j, spec in enumerate(model.eval)
+            for key, tokens in [spec.generated()]
+        ]
+        if model.rl is not None and model.rl.max_completion_length is not None:
+            asks.append(("rl.max_completion_length", model.rl.max_completion_length))
+        for key, tokens in asks:
+            if prompt + tokens > model.context:
+                raise RecipeError(
+                    f"{source}: models[{i}].{key}: {tokens} new tokens after a prompt of up to {prompt} "
+                    f"tokens need a context of {prompt + tokens}, but model {model.name!r} has context = "
+                    f"{model.context}; raise its context or lower the tokens"
+                )
+
+
+def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int:
+    """The longest prompt (in tokens) of ``PROMPT_SAMPLE`` problems generated as the recipe's data would
+    be, plus ``PROMPT_SLACK``: prompts vary only with the numbers' digits, so the slack covers the
+    longest problem the sample missed."""
+    return _prompt_tokens_bound(
+        recipe.task.name,
+        json.dumps(recipe.task.options, sort_keys=True),
+        model.format,
+        json.dumps(model.format_options, sort_keys=True),
+        recipe.tokenizer.whole_numbers,
+        recipe.data.seed,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _prompt_tokens_bound(
+    task_name: str, options: str, fmt: str, format_options: str, whole_numbers: int, seed: int
+) -> int:
+    import random
+
+    from backtrack.data import STATEMENT_FIRST_FORMATS, split_prompt
+    from backtrack.tokenizer import build_tokenizer
+    from backtrack.traces import render
+
+    config = json.loads(options)
+    task = get_task(task_name, **config)
+    tokenizer = build_tokenizer(task_name, whole_numbers=whole_numbers, **config)
+    rng = random.Random(seed)
+    longest = 0
+    for _ in range(PROMPT_SAMPLE):
+        problem = task.generate(rng)
+        text = ""
+        if (task_name, fmt) in STATEMENT_FIRST_FORMATS:  # the prompt is the trace's first line
+            text = render(task_name, problem, fmt, rng=random.Random(0), **json.loads(format_options)).text
+        prompt, _ = split_prompt(task, problem, fmt, text)
+        longest = max(longest, len(tokenizer(prompt)["input_ids"]))
+    return longest + PROMPT_SLACK
 
 
 def load_recipe(path: str | Path) -> Recipe:
