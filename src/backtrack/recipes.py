@@ -269,9 +269,9 @@ def _prompt_tokens_bound(
 ) -> int:
     import random
 
-    from backtrack.data import STATEMENT_FIRST_FORMATS, split_prompt
+    from backtrack.data import split_prompt
     from backtrack.tokenizer import build_tokenizer
-    from backtrack.traces import render
+    from backtrack.traces import format_of, render
 
     config = json.loads(options)
     task = get_task(task_name, **config)
@@ -281,8 +281,8 @@ def _prompt_tokens_bound(
     for _ in range(PROMPT_SAMPLE):
         problem = task.generate(rng)
         text = ""
-        if (task_name, fmt) in STATEMENT_FIRST_FORMATS:  # the prompt is the trace's first line
-            text = render(task_name, problem, fmt, rng=random.Random(0), **json.loads(format_options)).text
+        if format_of(task, fmt).statement_first:  # the prompt is the trace's first line
+            text = render(task, problem, fmt, rng=random.Random(0), **json.loads(format_options)).text
         prompt, _ = split_prompt(task, problem, fmt, text)
         longest = max(longest, len(tokenizer(prompt)["input_ids"]))
     return longest + PROMPT_SLACK
