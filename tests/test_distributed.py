@@ -126,7 +126,8 @@ def test_stages_that_must_happen_once_are_left_to_the_main_process(tmp_path: Pat
             "models": [
                 {
                     "name": "direct", "format": "direct", "size": "tiny", "context": 128,
-                    "train": {"max_steps": 1}, "eval": [{"strategy": "parallel", "samples": [1]}],
+                    "train": {"max_steps": 1},
+                    "eval": [{"strategy": "parallel", "samples": [1], "max_new_tokens": 16}],
                 }
             ],
         }
