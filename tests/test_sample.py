@@ -229,6 +229,19 @@ def test_on_the_cpu_the_backend_keeps_a_dynamic_cache_and_fixed_batches(tiny: An
         HFBackend(tiny, tok, cache="paged")
 
 
+def test_cuda_batches_are_sized_to_memory_as_a_power_of_two(tiny: Any, tok: Any, monkeypatch) -> None:
+    backend = HFBackend(tiny, tok)
+    monkeypatch.setattr(HFBackend, "device", property(lambda self: torch.device("cuda")))
+    memory = type("Props", (), {"total_memory": 2**30})()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: memory)
+    short, long = backend.memory_batch_size(256), backend.memory_batch_size(8192)
+    assert short & (short - 1) == 0 and long & (long - 1) == 0  # powers of two
+    assert 1 <= long < short <= 2048  # longer sequences, fewer of them
+    config = tiny.config
+    kv_per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * 8 * 4  # head_dim 8, fp32
+    assert long * kv_per_token * 8192 <= 0.4 * 2**30
+
+
 class _StandInEngine:
     """What VLLMBackend needs of ``vllm.LLM``: records the requests and answers with scripted ids."""
 

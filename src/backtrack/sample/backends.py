@@ -25,7 +25,7 @@ Why the HF backend is built this way:
   is what bounds a small model's decoding on a GPU. Prompt widths are padded to a multiple of
   ``STATIC_WIDTH_MULTIPLE`` so a few cache shapes (compilations) serve a whole evaluation. Greedy output
   is the same with either cache (``tests/test_sample.py``). Without ``batch_size`` a CUDA batch holds as
-  many sequences as half the free GPU memory allows for their caches (64 on the CPU).
+  many sequences (a power of two) as 40% of the GPU's memory allows for their caches (64 on the CPU).
 
 Why the vLLM backend passes token ids: vLLM would otherwise rebuild the tokenizer from the checkpoint
 with ``AutoTokenizer``, which misreads ours (``backtrack.models._load_tokenizer``) and drops words. So
@@ -218,9 +218,11 @@ class HFBackend:
         kept, stopped = cut_at_eos(ids, self.eos_ids)
         return Completion(self.decode(kept), len(kept), stopped, tuple(kept))
 
-    def memory_batch_size(self, sequence_length: int, share: float = 0.5) -> int:
-        """Sequences per batch: on CUDA as many KV caches of ``sequence_length`` tokens (plus a row of
-        float32 logits each) as ``share`` of the free memory holds; ``CPU_BATCH_SIZE`` elsewhere."""
+    def memory_batch_size(self, sequence_length: int, share: float = 0.4) -> int:
+        """Sequences per batch: on CUDA the largest power of two whose KV caches of ``sequence_length``
+        tokens (plus a row of float32 logits each) fit in ``share`` of the device's memory;
+        ``CPU_BATCH_SIZE`` elsewhere. Total rather than free memory, and a power of two, so the batches
+        (and with them the seeds of sampled batches) are the same on every run on a given GPU model."""
         import torch
 
         if self.device.type != "cuda":
@@ -232,8 +234,9 @@ class HFBackend:
         itemsize = next(self.model.parameters()).element_size()
         kv = 2 * int(config.num_hidden_layers) * kv_heads * head_dim * sequence_length * itemsize
         per_sequence = kv + 2 * 4 * int(config.vocab_size) + 16 * int(config.hidden_size) * itemsize
-        free, _ = torch.cuda.mem_get_info(self.device)
-        return max(1, min(MAX_AUTO_BATCH_SIZE, int(free * share) // per_sequence))
+        total = torch.cuda.get_device_properties(self.device).total_memory
+        fits = max(1, min(MAX_AUTO_BATCH_SIZE, int(total * share) // per_sequence))
+        return 1 << (fits.bit_length() - 1)
 
     def _generation_config(self, max_new_tokens: int, temperature: float) -> Any:
         """The settings that shape the distribution are set here, so a checkpoint's own
