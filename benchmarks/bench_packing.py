@@ -182,11 +182,14 @@ def main() -> None:
             print(f"packed.max_logit_difference_to_separate_runs: {difference:.2e} (exact: < 1e-4 fp32)")
             packed_tokens, packed_seconds = timed_steps(model, batches, args.warmup, device, bf16, pad)
         rates = {"packed": packed_tokens / packed_seconds}
+        print(f"packed.tokens_per_s: {rates['packed']:,.0f} tokens/s")  # each rate as soon as it is known
 
         bare_model = build_model(args.size, tok, args.length, seed=args.seed).to(device)
         bare_batches = [unpacked(b, pad) for b in batches]
         bare_tokens, bare_seconds = timed_steps(bare_model, bare_batches, args.warmup, device, bf16, pad)
         rates["bare"] = bare_tokens / bare_seconds
+        print(f"bare.tokens_per_s: {rates['bare']:,.0f} tokens/s")
+        print(f"packed_over_bare: {rates['packed'] / rates['bare']:.2f} x")
 
         if args.trainer:
             timer = trainer_timer(args.warmup, device)
@@ -194,11 +197,7 @@ def main() -> None:
             result = train_sft(net, tok, data, settings, callbacks=[timer])
             rates["train_sft"] = timer.rate
             print(f"train_sft.attention: {result.extra.get('attention')}")
-
-        for name, rate in rates.items():
-            print(f"{name}.tokens_per_s: {rate:,.0f} tokens/s")
-        print(f"packed_over_bare: {rates['packed'] / rates['bare']:.2f} x")
-        if "train_sft" in rates:
+            print(f"train_sft.tokens_per_s: {rates['train_sft']:,.0f} tokens/s")
             print(f"train_sft_over_bare: {rates['train_sft'] / rates['bare']:.2f} x")
         if device.type == "cuda":
             print(f"peak_memory: {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")

@@ -178,9 +178,11 @@ class SFTSettings(CheckedSettings):
     segment_attention: bool | None = None
     """With packing, train with one fused causal attention per packed example
     (``backtrack.train.segment_attention``) instead of sdpa over a block-diagonal mask. ``None`` turns it
-    on for rows of 2,048 tokens or more: on this project's CPU it halves a 4,096-token step of the 250K
-    model, while at 256-1,088 tokens the per-example calls cost more than the mask saves. Models loaded
-    with a flash attention implementation keep it (it already reads packed ``position_ids``)."""
+    on for rows of 2,048 tokens or more where FlexAttention is not used (the CPU): on this project's CPU
+    it halves a 4,096-token step of the 250K model, while at 256-1,088 tokens the per-example calls cost
+    more than the mask saves. ``True`` also wins over FlexAttention on CUDA. Models loaded with a flash
+    attention implementation keep it (it already reads packed ``position_ids``). The choice is made in
+    ``backtrack.train.packed_attention``."""
     flex_attention: bool | None = None
     """With packing, train through transformers' ``flex_attention`` (PyTorch FlexAttention with a block
     mask built from the packed ``position_ids``; ``backtrack.train.packed_attention``). ``None`` turns it
