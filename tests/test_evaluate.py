@@ -10,7 +10,7 @@ import pytest
 
 from backtrack.budget import sequence_flops
 from backtrack.data import split_prompt
-from backtrack.evaluate import evaluate_model
+from backtrack.evaluate import evaluate_model, trace_statistics
 from backtrack.models import build_model
 from backtrack.recipes import EvalSpec
 from backtrack.sample import Completion
@@ -105,3 +105,20 @@ def test_a_real_tiny_model_runs_every_strategy(tok):
     sequential_flops = [p["flops"] for p in entry["curves"][0]["points"]]
     assert sequential_flops == sorted(sequential_flops)
     assert len(records) == 2 * len(data)
+
+
+def test_false_step_share_counts_untrue_lines_not_unfinished_searches():
+    problem = TASK.generate(random.Random(3))
+    text = render(TASK, problem, "dfs").text
+    lines = text.split("\n")
+    cut = "\n".join(lines[: len(lines) // 2]) + "\nExploring Operat"  # budget ran out mid-line
+    step = next(i for i, line in enumerate(lines) if line.startswith("Exploring Operation:"))
+    head, _, tail = lines[step].partition("=")
+    result, _, rest = tail.partition(",")
+    false = "\n".join([*lines[:step], f"{head}={int(result) + 1},{rest}", *lines[step + 1 :]])
+    texts = [text, cut, cut, false]
+    stats = trace_statistics(TASK, "dfs", [problem] * 4, texts, [True, False, True, True])
+    # the cut trace that stopped on its own ends in a malformed line: that is written, so it counts
+    assert stats["false_step_share"] == 2 / 4
+    # the false line is corrected on the next one, so the goal path itself is legal
+    assert stats["valid_share"] == 2 / 4

@@ -213,6 +213,7 @@ def _generate(plan: _Plan, n: int, workers: int) -> Iterator[list[tuple[Any, ...
 class _SplitStats:
     rows: int = 0
     solved: int = 0
+    backtracking: int = 0  # rows whose search backtracked at least once
     backtracks: int = 0
     dead_ends: int = 0
     steps: int = 0
@@ -222,6 +223,7 @@ class _SplitStats:
     def add(self, solved: bool, backtracks: int, dead_ends: int, steps: int, chars: int) -> None:
         self.rows += 1
         self.solved += bool(solved)
+        self.backtracking += backtracks > 0
         self.backtracks += backtracks
         self.dead_ends += dead_ends
         self.steps += steps
@@ -232,6 +234,7 @@ class _SplitStats:
         return _SplitStats(
             self.rows + other.rows,
             self.solved + other.solved,
+            self.backtracking + other.backtracking,
             self.backtracks + other.backtracks,
             self.dead_ends + other.dead_ends,
             self.steps + other.steps,
@@ -246,6 +249,7 @@ class _SplitStats:
         return {
             "rows": self.rows,
             "solved_share": mean(self.solved),
+            "backtracking_share": mean(self.backtracking),
             "mean_backtracks": mean(self.backtracks),
             "mean_dead_ends": mean(self.dead_ends),
             "mean_steps": mean(self.steps),

@@ -31,6 +31,7 @@ from backtrack.sample.strategies import (
     sequential_curve,
 )
 from backtrack.traces import parse
+from backtrack.traces.base import NO_GOAL
 
 
 def _point(budget: int | None, samples: int, tokens: float, flops: float, solved: float, n: int) -> dict:
@@ -45,13 +46,32 @@ def _point(budget: int | None, samples: int, tokens: float, flops: float, solved
     }
 
 
-def trace_statistics(task: Any, fmt: str, problems: Sequence[Any], texts: Sequence[str]) -> dict[str, Any]:
+def trace_statistics(
+    task: Any,
+    fmt: str,
+    problems: Sequence[Any],
+    texts: Sequence[str],
+    stopped: Sequence[bool] | None = None,
+) -> dict[str, Any]:
     """What the model's traces look like, read by the format's parser (never trusting the model).
 
-    ``task`` is the task object (its format follows its config) or a registered task's name."""
+    ``task`` is the task object (its format follows its config) or a registered task's name.
+    ``stopped[i]`` says trace i ended on its own (EOS) rather than at the token budget.
+
+    ``false_step_share`` counts traces that write something untrue or illegal: a wrong result, a
+    number not in the state, a miscopied state, a false goal. Running out of budget is not a false
+    step, so a trace cut by the budget is read without its unfinished last line, and "no goal
+    reached" alone does not count. ``share_with_errors`` (kept for comparison) counts any error,
+    unfinished traces included.
+    """
     if not texts:
         return {}
     parsed = [parse(task, p, fmt, t) for p, t in zip(problems, texts, strict=True)]
+    ended = stopped if stopped is not None else [True] * len(texts)
+    finished = [
+        full if done else parse(task, p, fmt, t[: t.rfind("\n") + 1])  # drop the cut-off line
+        for p, t, done, full in zip(problems, texts, ended, parsed, strict=True)
+    ]
     return {
         "traces": len(parsed),
         "valid_share": sum(p.valid for p in parsed) / len(parsed),
@@ -61,7 +81,14 @@ def trace_statistics(task: Any, fmt: str, problems: Sequence[Any], texts: Sequen
         "mean_backtracks": statistics.fmean(p.backtracks for p in parsed),
         "mean_dead_ends": statistics.fmean(p.dead_ends for p in parsed),
         "share_with_errors": sum(bool(p.errors) and not p.valid for p in parsed) / len(parsed),
+        "false_step_share": sum(_has_false_step(p) for p in finished) / len(parsed),
     }
+
+
+def _has_false_step(trace: Any) -> bool:
+    # Not conditioned on ``valid``: a trace can reach the goal along a legal path after writing a
+    # false line elsewhere (an explored result that the next line silently corrects).
+    return any(not e.startswith(NO_GOAL) for e in trace.errors)
 
 
 def _sequential_curve(spec: EvalSpec, results: list[SequentialResult]) -> dict[str, Any]:
@@ -134,7 +161,9 @@ def evaluate_model(
                 temperature=spec.temperature, seed=seed,
             )  # fmt: skip
             curves.append(_sequential_curve(spec, results))
-            out["trace_stats"] = trace_statistics(task, fmt, problems, [r.text for r in results])
+            out["trace_stats"] = trace_statistics(
+                task, fmt, problems, [r.text for r in results], [r.stopped for r in results]
+            )
             records += [{"strategy": "sequential", **r.to_dict()} for r in results]
         elif spec.strategy == "parallel":
             largest = max(spec.samples)

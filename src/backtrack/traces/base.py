@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
+# The error a parser reports for a trace that never claims the goal: an unfinished search, not a false step.
+NO_GOAL = "no goal reached"
+
 
 @dataclass(frozen=True, slots=True)
 class Trace:
@@ -47,7 +50,7 @@ class ParsedTrace:
     def reason(self) -> str:
         if self.valid:
             return "valid path to the goal"
-        return self.errors[0] if self.errors else "no goal reached"
+        return self.errors[0] if self.errors else NO_GOAL
 
 
 @runtime_checkable

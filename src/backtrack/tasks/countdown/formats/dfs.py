@@ -26,7 +26,7 @@ from backtrack.tasks.countdown.problem import CountdownProblem
 from backtrack.tasks.countdown.rules import Step, apply_step, check_step
 from backtrack.tasks.countdown.search import SearchLimits, beam, dfs
 from backtrack.tasks.countdown.text import is_number, parse_step
-from backtrack.traces.base import ParsedTrace, Trace
+from backtrack.traces.base import NO_GOAL, ParsedTrace, Trace
 
 EXPAND, GENERATE, BACKTRACK = EventKind.EXPAND, EventKind.GENERATE, EventKind.BACKTRACK
 GOAL, DEAD_END = EventKind.GOAL, EventKind.DEAD_END
@@ -239,7 +239,7 @@ class _Parser:
                 break
         else:
             if not self.goal_claimed:
-                self.errors.insert(0, "no goal reached")
+                self.errors.insert(0, NO_GOAL)
         return ParsedTrace(
             self.goal_claimed,
             self.valid,
