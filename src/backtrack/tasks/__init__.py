@@ -28,6 +28,9 @@ __all__ = [
 _TASKS: dict[str, str] = {
     "countdown": "backtrack.tasks.countdown:Countdown",
     "sudoku": "backtrack.tasks.sudoku:Sudoku",
+    "list_functions": "backtrack.tasks.list_functions:ListFunctions",
+    "zebra_puzzles": "backtrack.tasks.zebra_puzzles:ZebraPuzzles",
+    "self_reference": "backtrack.tasks.self_reference:SelfReference",
 }
 TASK_NAMES = tuple(_TASKS)
 DEFAULT_TASK = "countdown"  # the task of commands and helpers that are not given one

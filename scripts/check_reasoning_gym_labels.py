@@ -1,0 +1,114 @@
+"""Check reasoning-gym's labels against our own solvers (the counts in docs/tasks.md).
+
+For each task, item 0 of reasoning-gym's dataset with seed 0, 1, 2, ... (what ``generate`` draws)
+is read into our problem, solved by our solver, and compared with reasoning-gym's answer. Items that
+disagree, or that our solver finds undetermined, are the ones ``generate`` redraws.
+
+    PYTHONPATH=src python scripts/check_reasoning_gym_labels.py [--items 2000] [--zebra-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections import Counter
+
+
+def check_list_functions(items: int) -> Counter[str]:
+    from backtrack.tasks.list_functions.intlists import parse_int_list
+    from backtrack.tasks.list_functions.rules import determined_output
+    from backtrack.tasks.list_functions.task import problem_from_question, reasoning_gym_item
+
+    counts: Counter[str] = Counter()
+    for seed in range(items):
+        item = reasoning_gym_item(seed)
+        problem = problem_from_question(item["question"])
+        output, rules = determined_output(problem.examples, problem.query)
+        if not rules:
+            counts["no rule of our family fits the examples"] += 1
+        elif output is None:
+            names = "/".join(rule.name for rule in rules)
+            counts[f"undetermined: fitting rules disagree on the query ({names})"] += 1
+        elif output != parse_int_list(item["answer"], brackets_optional=False):
+            counts["determined, but the label differs"] += 1
+        else:
+            counts["agree"] += 1
+    return counts
+
+
+def check_self_reference(items: int) -> Counter[str]:
+    from backtrack.tasks.self_reference.task import (
+        consistent_assignments,
+        problem_from_question,
+        reasoning_gym_item,
+    )
+
+    counts: Counter[str] = Counter()
+    distinct = set()
+    for seed in range(items):
+        item = reasoning_gym_item(seed)
+        problem = problem_from_question(item["question"])
+        distinct.add(problem)
+        agree = item["answer"].strip() == str(len(consistent_assignments(problem)))
+        counts["agree" if agree else "label differs from our count"] += 1
+    counts[f"(distinct problems among them: {len(distinct)})"] = 0
+    return counts
+
+
+def check_zebra(items: int, seconds: float, num_people: int, num_characteristics: int) -> Counter[str]:
+    from backtrack.tasks.zebra_puzzles.solver import SearchBudgetExceeded, solutions
+    from backtrack.tasks.zebra_puzzles.task import (
+        ZebraPuzzles,
+        normalize_name,
+        problem_from_reasoning_gym,
+        reasoning_gym_puzzle,
+    )
+
+    task = ZebraPuzzles.from_config(num_people=num_people, num_characteristics=num_characteristics)
+    counts: Counter[str] = Counter()
+    start = time.perf_counter()
+    for seed in range(items):
+        if time.perf_counter() - start > seconds:
+            break
+        puzzle, label = reasoning_gym_puzzle(seed, num_people, num_characteristics)
+        problem = problem_from_reasoning_gym(puzzle, random.Random(seed))
+        try:
+            found = solutions(problem, limit=2)
+        except SearchBudgetExceeded:
+            counts["our solver's node budget ran out"] += 1
+            continue
+        if len(found) != 1:
+            counts[f"{len(found)} solutions (not unique)"] += 1
+        elif task.solve_name(problem) != normalize_name(label):
+            counts["unique, but the label differs"] += 1
+        else:
+            counts["agree"] += 1
+    return counts
+
+
+def show(title: str, counts: Counter[str], elapsed: float) -> None:
+    total = sum(counts.values())
+    print(f"{title}: {total} items in {elapsed:.1f} s")
+    for what, n in counts.most_common():
+        print(f"  {n:6d}  {what}" if n else f"          {what}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000, help="items per task (seeds 0..items-1)")
+    parser.add_argument("--zebra-seconds", type=float, default=60.0, help="time limit per zebra size")
+    args = parser.parse_args()
+    for title, run in (
+        ("list_functions", lambda: check_list_functions(args.items)),
+        ("self_reference", lambda: check_self_reference(args.items)),
+        ("zebra_puzzles 4 people x 4 characteristics", lambda: check_zebra(args.items, args.zebra_seconds, 4, 4)),
+        ("zebra_puzzles 6 people x 6 characteristics", lambda: check_zebra(args.items, args.zebra_seconds, 6, 6)),
+    ):
+        start = time.perf_counter()
+        counts = run()
+        show(title, counts, time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
