@@ -102,8 +102,14 @@ def main() -> None:
     for title, run in (
         ("list_functions", lambda: check_list_functions(args.items)),
         ("self_reference", lambda: check_self_reference(args.items)),
-        ("zebra_puzzles 4 people x 4 characteristics", lambda: check_zebra(args.items, args.zebra_seconds, 4, 4)),
-        ("zebra_puzzles 6 people x 6 characteristics", lambda: check_zebra(args.items, args.zebra_seconds, 6, 6)),
+        (
+            "zebra_puzzles 4 people x 4 characteristics",
+            lambda: check_zebra(args.items, args.zebra_seconds, 4, 4),
+        ),
+        (
+            "zebra_puzzles 6 people x 6 characteristics",
+            lambda: check_zebra(args.items, args.zebra_seconds, 6, 6),
+        ),
     ):
         start = time.perf_counter()
         counts = run()

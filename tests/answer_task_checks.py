@@ -64,8 +64,10 @@ def hostile_texts(marker: str = "/tmp/backtrack-pwned") -> list[Any]:
 
 # Fragments hypothesis glues together: answer tags, brackets, separators, digits of several scripts.
 FRAGMENTS = st.sampled_from(
-    ["<answer>", "</answer>", "<think>", "</think>", "[", "]", ",", " ", "-", "+", ".", "\n", "e", "9" * 30]
-    + ["0", "1", "5", "42", "٣", "²", "\x00", "carol", "Bob", "1e400", "'", '"', "{", "}"]
+    [
+        *("<answer>", "</answer>", "<think>", "</think>", "[", "]", ",", " ", "-", "+", ".", "\n", "e"),
+        *("9" * 30, "0", "1", "5", "42", "٣", "²", "\x00", "carol", "Bob", "1e400", "'", '"', "{", "}"),
+    ]
 )
 ANSWER_LIKE = st.lists(FRAGMENTS, max_size=60).map("".join)
 ANY_TEXT = st.one_of(st.text(max_size=400), ANSWER_LIKE)

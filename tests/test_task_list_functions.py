@@ -6,10 +6,10 @@ import json
 import random
 
 import pytest
-from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from hypothesis import given
 from hypothesis import strategies as st
 
+from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from backtrack.tasks import get_task
 from backtrack.tasks.list_functions import ListFunctions, ListFunctionsProblem
 from backtrack.tasks.list_functions.intlists import format_int_list, parse_int_list
@@ -19,7 +19,12 @@ from backtrack.tasks.list_functions.task import problem_from_question, reasoning
 TASK = get_task("list_functions")
 PROBLEMS = [TASK.generate(random.Random(seed)) for seed in range(40)]
 SORT = ListFunctionsProblem(
-    examples=(((3, 1, 2), (1, 2, 3)), ((9, 7, 8, 1), (1, 7, 8, 9)), ((5, 4), (4, 5)), ((6, 2, 10), (2, 6, 10))),
+    examples=(
+        ((3, 1, 2), (1, 2, 3)),
+        ((9, 7, 8, 1), (1, 7, 8, 9)),
+        ((5, 4), (4, 5)),
+        ((6, 2, 10), (2, 6, 10)),
+    ),
     query=(30, 10, 20),
 )
 
@@ -88,7 +93,7 @@ def test_verify_accepts_the_reference_and_the_direct_trace():
 def test_verify_rejects_a_mutated_answer_with_a_reason():
     for problem in PROBLEMS:
         output = list(TASK.solve(problem))
-        mutations = [output + [1], output[:-1]] if output else [[0]]
+        mutations = [[*output, 1], output[:-1]] if output else [[0]]
         if output:
             changed = list(output)
             changed[len(changed) // 2] += 1

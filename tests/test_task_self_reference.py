@@ -7,10 +7,10 @@ import random
 from itertools import product
 
 import pytest
-from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from hypothesis import given
 from hypothesis import strategies as st
 
+from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from backtrack.tasks import get_task
 from backtrack.tasks.self_reference import SelfReference, SelfReferenceProblem
 from backtrack.tasks.self_reference.task import problem_from_question, reasoning_gym_item
@@ -115,7 +115,7 @@ def test_problem_round_trips_and_the_cli_notation():
         assert TASK.parse_problem(json.dumps(row)) == problem
     with pytest.raises(ValueError, match="at_least_true"):
         TASK.parse_problem('{"a": 1}')
-    with pytest.raises(ValueError, match="0..7"):
+    with pytest.raises(ValueError, match=r"0\.\.7"):
         TASK.parse_problem('{"at_least_true": 9, "at_most_false": 0, "exactly_true": 5, "exactly_false": 2}')
 
 

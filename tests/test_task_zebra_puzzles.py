@@ -7,14 +7,18 @@ import random
 from itertools import permutations, product
 
 import pytest
-from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from hypothesis import given
 
+from answer_task_checks import ANY_TEXT, assert_verdict, check_runs_nothing
 from backtrack.tasks import get_task
 from backtrack.tasks.zebra_puzzles import ZebraProblem, ZebraPuzzles
 from backtrack.tasks.zebra_puzzles.problem import Clue
 from backtrack.tasks.zebra_puzzles.solver import SearchBudgetExceeded, solutions
-from backtrack.tasks.zebra_puzzles.task import normalize_name, problem_from_reasoning_gym, reasoning_gym_puzzle
+from backtrack.tasks.zebra_puzzles.task import (
+    normalize_name,
+    problem_from_reasoning_gym,
+    reasoning_gym_puzzle,
+)
 
 TASK = get_task("zebra_puzzles")
 SMALL = get_task("zebra_puzzles", num_people=3, num_characteristics=3)
@@ -103,7 +107,12 @@ def test_verify_accepts_the_reference_and_the_direct_trace():
     fmt = TASK.formats()["direct"]
     for problem in PROBLEMS:
         name = TASK.reference_answer(problem)
-        for text in (name, name.upper(), f"<answer> {name.capitalize()}. </answer>", f"<answer>**{name}**</answer>"):
+        for text in (
+            name,
+            name.upper(),
+            f"<answer> {name.capitalize()}. </answer>",
+            f"<answer>**{name}**</answer>",
+        ):
             assert TASK.verify(problem, text).ok, text
         trace = fmt.render(problem)
         assert trace.text.endswith(f"<answer>{name}</answer>")

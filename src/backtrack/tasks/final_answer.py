@@ -101,7 +101,9 @@ def load_small_json(text: str, *, max_chars: int, max_depth: int, form: str) -> 
         elif ch in "]}":
             depth -= 1
     if deepest > max_depth:
-        raise ValueError(f"the problem nests brackets {deepest} deep (at most {max_depth}); write it like {form}")
+        raise ValueError(
+            f"the problem nests brackets {deepest} deep (at most {max_depth}); write it like {form}"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

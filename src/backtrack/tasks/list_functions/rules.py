@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 IntList = tuple[int, ...]
 
@@ -43,8 +44,8 @@ def _successor_ends(xs: IntList) -> IntList | None:
 
 def _sorted_flag(xs: IntList) -> IntList | None:
     """[1] for a non-decreasing list, [0] for a non-increasing one; undefined when it is both or neither."""
-    up = all(a <= b for a, b in zip(xs, xs[1:], strict=False))
-    down = all(a >= b for a, b in zip(xs, xs[1:], strict=False))
+    up = all(a <= b for a, b in pairwise(xs))
+    down = all(a >= b for a, b in pairwise(xs))
     if up == down:
         return None
     return (1,) if up else (0,)
@@ -106,7 +107,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("length", "the output is the number of elements", lambda xs: (len(xs),), 8),
     Rule("sum", "the output is the sum of the elements", lambda xs: (sum(xs),), 9),
-    Rule("sort_ascending", "the output is the input sorted in ascending order", lambda xs: tuple(sorted(xs)), 10),
+    Rule(
+        "sort_ascending",
+        "the output is the input sorted in ascending order",
+        lambda xs: tuple(sorted(xs)),
+        10,
+    ),
     Rule(
         "sort_descending",
         "the output is the input sorted in descending order",
@@ -114,10 +120,30 @@ RULES: tuple[Rule, ...] = (
         11,
     ),
     Rule("successor_ends", "the first and the last element are each increased by 1", _successor_ends, 12),
-    Rule("sorted_flag", "the output is [1] for an ascending list and [0] for a descending one", _sorted_flag, 13),
-    Rule("tens_flag", "the output is [1] for a multiple of 10 and [0] for another multiple of 5", _tens_flag, 14),
-    Rule("double_last", "the output is twice the last element", lambda xs: _nonempty(xs, lambda v: 2 * v[-1]), 15),
-    Rule("two_x_minus_4", "the output is 2x - 4 for the input x", lambda xs: _single(xs, lambda x: 2 * x - 4), 16),
+    Rule(
+        "sorted_flag",
+        "the output is [1] for an ascending list and [0] for a descending one",
+        _sorted_flag,
+        13,
+    ),
+    Rule(
+        "tens_flag",
+        "the output is [1] for a multiple of 10 and [0] for another multiple of 5",
+        _tens_flag,
+        14,
+    ),
+    Rule(
+        "double_last",
+        "the output is twice the last element",
+        lambda xs: _nonempty(xs, lambda v: 2 * v[-1]),
+        15,
+    ),
+    Rule(
+        "two_x_minus_4",
+        "the output is 2x - 4 for the input x",
+        lambda xs: _single(xs, lambda x: 2 * x - 4),
+        16,
+    ),
     # Alternative readings the examples must rule out before an answer counts as determined.
     Rule(
         "sum_below_30",

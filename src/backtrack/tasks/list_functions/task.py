@@ -74,7 +74,7 @@ def _list_after(line: str, prefix: str) -> IntList:
 
 
 def problem_from_question(question: str) -> ListFunctionsProblem:
-    """Read a reasoning-gym question: ``Input k: [...]`` / ``Output k: [...]`` lines, then ``Input: [...]``."""
+    """Read a reasoning-gym question: ``Input k: [...]``/``Output k: [...]`` lines, then ``Input: [...]``."""
     inputs: dict[str, IntList] = {}
     outputs: dict[str, IntList] = {}
     query: IntList | None = None
@@ -147,7 +147,10 @@ class ListFunctions:
             if not isinstance(example, dict) or set(example) != {"input", "output"}:
                 raise ValueError(f'example {k} must be {{"input": [...], "output": [...]}}')
             pairs.append(
-                (_int_list(example["input"], f"example {k} input"), _int_list(example["output"], f"example {k} output"))
+                (
+                    _int_list(example["input"], f"example {k} input"),
+                    _int_list(example["output"], f"example {k} output"),
+                )
             )
         return ListFunctionsProblem(tuple(pairs), _int_list(row.get("query"), "query"))
 
@@ -186,7 +189,8 @@ class ListFunctions:
         lines += [
             "",
             f"Apply the rule to this input: {format_int_list(problem.query)}",
-            "Think briefly, then give the output list in <answer> </answer>, for example <answer>[1, 2, 3]</answer>.",
+            "Think briefly, then give the output list in <answer> </answer>, "
+            "for example <answer>[1, 2, 3]</answer>.",
         ]
         return "\n".join(lines)
 

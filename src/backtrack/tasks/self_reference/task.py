@@ -177,7 +177,9 @@ class SelfReference:
         """The CLI notation: the problem's JSON, the numbers of statements 1-4, like ``PROBLEM_FORM``."""
         data = load_small_json(text, max_chars=1_000, max_depth=1, form=PROBLEM_FORM)
         if not isinstance(data, dict) or set(data) != set(FIELDS):
-            raise ValueError(f"the problem must be a JSON object with keys {', '.join(FIELDS)}, like {PROBLEM_FORM}")
+            raise ValueError(
+                f"the problem must be a JSON object with keys {', '.join(FIELDS)}, like {PROBLEM_FORM}"
+            )
         try:
             return self.problem_from_dict(data)
         except ValueError as exc:
@@ -210,8 +212,10 @@ class SelfReference:
         solutions = self.solve(problem)
         if not solutions:
             return f"No assignment of the {2**N_STATEMENTS} is consistent."
-        described = "; ".join("{" + ", ".join(str(k) for k, v in enumerate(a, 1) if v) + "}" for a in solutions)
-        return f"The consistent assignments, as their sets of true statements: {described}. That is {len(solutions)}."
+        described = "; ".join(
+            "{" + ", ".join(str(k) for k, v in enumerate(a, 1) if v) + "}" for a in solutions
+        )
+        return f"The consistent assignments, by their true statements: {described}. That is {len(solutions)}."
 
     # ---- verifying ------------------------------------------------------------------------
     def verify(self, problem: SelfReferenceProblem, text: str) -> Verdict:

@@ -99,7 +99,9 @@ class ZebraProblem:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_WORD_CHARS:
-        raise ValueError(f"{what} must be non-empty text of at most {MAX_WORD_CHARS} characters, got {value!r}")
+        raise ValueError(
+            f"{what} must be non-empty text of at most {MAX_WORD_CHARS} characters, got {value!r}"
+        )
     return value
 
 
@@ -122,7 +124,11 @@ def problem_from_dict(row: dict[str, Any]) -> ZebraProblem:
         if not isinstance(raw, dict):
             raise ValueError(f"attribute {k} must be an object with key, intro, values, phrases")
         values, phrases = raw.get("values"), raw.get("phrases")
-        if not isinstance(values, list) or not isinstance(phrases, list) or not len(values) == len(phrases) == n:
+        if (
+            not isinstance(values, list)
+            or not isinstance(phrases, list)
+            or not len(values) == len(phrases) == n
+        ):
             raise ValueError(f"attribute {k} needs {n} values and {n} phrases (one per house)")
         values_t = tuple(_text(v, f"attribute {k} value") for v in values)
         if len({v.lower() for v in values_t}) != n:
@@ -157,10 +163,16 @@ def problem_from_dict(row: dict[str, Any]) -> ZebraProblem:
             raise ValueError(f"clue {k} must be an object")
         kind = raw.get("kind")
         if kind in UNARY_KINDS:
-            clue = Clue(kind, ref(raw.get("first"), f"clue {k} first"), None, _int(raw.get("house"), "house", 1, n))
+            clue = Clue(
+                kind, ref(raw.get("first"), f"clue {k} first"), None, _int(raw.get("house"), "house", 1, n)
+            )
         elif kind in BINARY_KINDS:
-            clue = Clue(kind, ref(raw.get("first"), f"clue {k} first"), ref(raw.get("second"), f"clue {k} second"))
+            clue = Clue(
+                kind, ref(raw.get("first"), f"clue {k} first"), ref(raw.get("second"), f"clue {k} second")
+            )
         else:
-            raise ValueError(f"clue {k} has unknown kind {kind!r} (known: {', '.join(UNARY_KINDS + BINARY_KINDS)})")
+            raise ValueError(
+                f"clue {k} has unknown kind {kind!r} (known: {', '.join(UNARY_KINDS + BINARY_KINDS)})"
+            )
         clues.append(clue)
     return ZebraProblem(n, tuple(attributes), tuple(clues), _int(row.get("house"), "house", 1, n))

@@ -17,7 +17,10 @@ from backtrack.tasks.zebra_puzzles.problem import ZebraProblem
 Domains = list[list[int]]  # domains[attribute][value]: bitmask of houses (bit h = house h + 1)
 Placement = tuple[tuple[int, ...], ...]  # placement[attribute][value]: house index, 0-based
 
-MAX_NODES = 50_000  # 4x4 puzzles take a few nodes; 7x7 ones a few hundred
+# reasoning-gym's puzzles take at most 10 nodes at 4x4 and 43 at 6x6 (uniqueness proof included), so
+# this budget is far above any generated puzzle while bounding a hand-made one (a 4x4 puzzle without
+# clues stops here after ~40 ms instead of enumerating its 331,776 solutions).
+MAX_NODES = 1_000
 
 RELATIONS: dict[str, Callable[[int, int], bool]] = {
     "same_house": lambda x, y: x == y,

@@ -187,8 +187,8 @@ class ZebraPuzzles:
     def prompt(self, problem: ZebraProblem) -> str:
         n = problem.n_houses
         lines = [
-            f"There are {n} houses in a row, numbered 1 on the left to {n} on the right. Each has a different "
-            "person in it, and the people have different characteristics:"
+            f"There are {n} houses in a row, numbered 1 on the left to {n} on the right. Each has a "
+            "different person in it, and the people have different characteristics:"
         ]
         lines += [f" - {a.intro}: {', '.join(a.values)}" for a in problem.attributes]
         lines.append("")
@@ -223,7 +223,9 @@ class ZebraPuzzles:
         if isinstance(answer, Verdict):
             return answer
         if len(answer) > MAX_NAME_CHARS:
-            return reject(f"the answer is {len(answer)} characters; a name has at most {MAX_NAME_CHARS}", KIND)
+            return reject(
+                f"the answer is {len(answer)} characters; a name has at most {MAX_NAME_CHARS}", KIND
+            )
         name = normalize_name(answer)
         if not name:
             return reject("the answer is empty", KIND)
