@@ -74,6 +74,19 @@ def test_ambiguous_examples_are_undetermined():
     assert output is None and {r.name for r in rules} >= {"sort_ascending", "sort_distinct_ascending"}
     assert TASK.solve(SORT) == (10, 20, 30)
     assert not TASK.verify(ambiguous, "<answer>[1, 4, 4]</answer>").ok
+    assert TASK.reference_answer(ambiguous) == ""
+
+
+def test_splits_by_content_and_kinds_match():
+    splits = [TASK.split_of(p) for p in PROBLEMS]
+    assert set(splits) <= {"train", "test"} and splits.count("train") > splits.count("test")
+    assert [TASK.split_of(p) for p in PROBLEMS] == splits
+    with_all_test = get_task("list_functions", test_fraction=0.999999)
+    assert {with_all_test.split_of(p) for p in PROBLEMS} == {"test"}
+    text = TASK.formats()["direct"].render(SORT).text
+    assert TASK.output_kind(text) == TASK.verify(SORT, text).kind == "answer"
+    with pytest.raises(ValueError, match="test_fraction"):
+        get_task("list_functions", test_fraction=1.5)
 
 
 def test_verify_accepts_the_reference_and_the_direct_trace():

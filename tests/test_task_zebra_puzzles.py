@@ -149,7 +149,9 @@ def test_answer_key_and_well_formed():
     assert TASK.answer_key(PROBLEM, "<answer>" + "x" * 100 + "</answer>") is None
     assert TASK.well_formed(PROBLEM, f"<answer>{name}</answer>")
     assert not TASK.well_formed(PROBLEM, name)
-    assert not TASK.well_formed(PROBLEM, "<answer>zorro</answer>")
+    assert TASK.well_formed(PROBLEM, "<answer>zorro</answer>")  # a wrong name is still a name
+    assert not TASK.well_formed(PROBLEM, "<answer>house 1</answer>")
+    assert not TASK.verify(PROBLEM, "<answer>house 1</answer>").ok
 
 
 def test_problem_round_trips_and_the_cli_notation():

@@ -8,15 +8,19 @@ is the same shape too: ``<think>short reasoning</think>`` then the answer block.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
 
 from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, extract_answer, reject
 from backtrack.traces.base import ParsedTrace, Trace
 
 OPEN, CLOSE = "<answer>", "</answer>"
+KIND = "answer"  # the verdict kind (and output kind) of every final-answer task
+DEFAULT_TEST_FRACTION = 0.1
 
 
 def answer_block(text: str) -> str | None:
@@ -62,6 +66,8 @@ class ThinkAnswerFormat:
     answer: Callable[[Any], str]
     verify: Callable[[Any, str], Verdict]
     answer_key: Callable[[Any, str], str | None]
+    statement_first: bool = False  # the prompt is ``task.prompt(problem)``, not the text's first line
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # no options bound from the config
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         if options:
@@ -108,3 +114,124 @@ def load_small_json(text: str, *, max_chars: int, max_depth: int, form: str) -> 
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the problem is not valid JSON ({exc.msg}); write it like {form}") from None
+
+
+def check_config(config: Any, **bounds: tuple[int, int]) -> None:
+    """Validate a final-answer task's config: ``test_fraction`` in [0, 1), every other field an
+    integer within its ``bounds`` (``max_tries`` in 1..10000 unless told otherwise)."""
+    bounds = {"max_tries": (1, 10_000), **bounds}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name == "test_fraction":
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+                raise ValueError(f"test_fraction must be a number in [0, 1), got {value!r}")
+            continue
+        low, high = bounds[f.name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"{f.name} must be an integer in {low}..{high}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an answer text could not be read (``read_answer`` returns it instead of a value)."""
+
+    reason: str
+
+
+Value = TypeVar("Value")
+
+
+class FinalAnswerTask(Generic[Value]):
+    """What list_functions, zebra_puzzles and self_reference share: the protocol members that do not
+    depend on the puzzle, and a verifier built from three task-specific steps.
+
+    A subclass (a dataclass with a ``config`` field, ``name`` and ``config_class``) supplies
+    ``read_answer`` (answer text -> claimed value, or a ``Rejection`` saying why it is unreadable),
+    ``format_value`` (claimed value -> canonical text, the answer key), ``check`` (claimed value ->
+    Verdict against the exact solution) and ``think`` (the direct format's short reasoning), besides
+    the problem methods.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    config: Any
+
+    # ---- supplied by each task ------------------------------------------------------------
+    def read_answer(self, problem: Any, answer: str) -> Value | Rejection:
+        raise NotImplementedError
+
+    def format_value(self, value: Value) -> str:
+        raise NotImplementedError
+
+    def check(self, problem: Any, value: Value) -> Verdict:
+        raise NotImplementedError
+
+    def think(self, problem: Any) -> str:
+        raise NotImplementedError
+
+    def reference_answer(self, problem: Any, trace: Trace | None = None) -> str:
+        raise NotImplementedError
+
+    def content_key(self, problem: Any) -> str:
+        raise NotImplementedError
+
+    # ---- shared -----------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, **options: Any) -> Any:
+        known = {f.name for f in dataclasses.fields(cls.config_class)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        return cls(cls.config_class(**options))  # type: ignore[call-arg]
+
+    def config_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+    def split_of(self, problem: Any) -> str:
+        """A stable hash of the content key against ``test_fraction``: a problem always lands in the
+        same split, whichever seed or index drew it (reasoning-gym's item i of seed s is item i-1 of
+        seed s+1, so splitting by seed would leak)."""
+        fraction = getattr(self.config, "test_fraction", DEFAULT_TEST_FRACTION)
+        key = f"{self.name}:{self.content_key(problem)}".encode()
+        share = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        return "test" if share < fraction else "train"
+
+    def output_kind(self, text: str) -> str:
+        del text
+        return KIND
+
+    def vocabulary(self) -> list[str] | None:
+        return None  # the generic character-level tokenizer
+
+    def _claimed(self, problem: Any, text: str) -> Any:
+        answer = checked_answer(text, KIND)
+        if isinstance(answer, Verdict):
+            return answer
+        value = self.read_answer(problem, answer)
+        return reject(value.reason, KIND) if isinstance(value, Rejection) else value
+
+    def verify(self, problem: Any, text: str) -> Verdict:
+        """Check untrusted text: the answer block (or the whole text, without one) is read by a
+        bounded parser and compared exactly with the solution; every rejection says why."""
+        try:
+            claimed = self._claimed(problem, text)
+            return claimed if isinstance(claimed, Verdict) else self.check(problem, claimed)
+        except Exception as exc:  # a verifier bug must not crash a reward worker
+            return reject(f"verifier error: {type(exc).__name__}: {exc}", "error")
+
+    def answer_key(self, problem: Any, text: str) -> str | None:
+        """The claimed answer written canonically (for majority votes), or None when unreadable."""
+        claimed = self._claimed(problem, text)
+        return None if isinstance(claimed, Verdict) else self.format_value(claimed)
+
+    def well_formed(self, problem: Any, text: str) -> bool:
+        """An ``<answer>`` block whose content reads as an answer of the right shape (right or wrong)."""
+        if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
+            return False
+        block = answer_block(text)
+        return block is not None and not isinstance(self.read_answer(problem, block), Rejection)
+
+    def formats(self) -> dict[str, ThinkAnswerFormat]:
+        return {"direct": ThinkAnswerFormat(self.think, self.reference_answer, self.verify, self.answer_key)}

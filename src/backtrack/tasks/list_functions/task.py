@@ -10,15 +10,15 @@ that answer exactly.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, reject
-from backtrack.tasks.final_answer import ThinkAnswerFormat, answer_block, checked_answer, load_small_json
+from backtrack.tasks.base import Verdict, accept, reject
+from backtrack.tasks.final_answer import KIND, FinalAnswerTask, Rejection, check_config, load_small_json
 from backtrack.tasks.list_functions.intlists import format_int_list, parse_int_list
 from backtrack.tasks.list_functions.rules import IntList, determined_output
+from backtrack.traces.base import Trace
 
-KIND = "list"
 MAX_EXAMPLES = 10
 MAX_LIST_LEN = 64
 MAX_ABS_VALUE = 10**12
@@ -41,13 +41,13 @@ class ListFunctionsProblem:
 
 @dataclass(frozen=True, slots=True)
 class ListFunctionsConfig:
-    """Knobs of the generator: how many reasoning-gym items to draw before giving up on one problem."""
+    """How many reasoning-gym items to draw before giving up on one problem, and the test share."""
 
     max_tries: int = 100
+    test_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_tries, int) or isinstance(self.max_tries, bool) or self.max_tries < 1:
-            raise ValueError(f"max_tries must be a positive integer, got {self.max_tries!r}")
+        check_config(self)
 
 
 def reasoning_gym_item(seed: int) -> dict[str, Any]:
@@ -106,24 +106,12 @@ def _int_list(value: Any, what: str) -> IntList:
 
 
 @dataclass
-class ListFunctions:
+class ListFunctions(FinalAnswerTask[IntList]):
     """The list_functions task: reasoning-gym items, our rule-family solver, an exact verifier."""
 
-    config: ListFunctionsConfig = field(default_factory=ListFunctionsConfig)
     name: ClassVar[str] = "list_functions"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> ListFunctions:
-        known = set(ListFunctionsConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown list_functions option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(ListFunctionsConfig(**options))
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_class: ClassVar[type] = ListFunctionsConfig
+    config: ListFunctionsConfig = field(default_factory=ListFunctionsConfig)
 
     # ---- problems -------------------------------------------------------------------------
     def generate(self, rng: random.Random) -> ListFunctionsProblem:
@@ -139,6 +127,7 @@ class ListFunctions:
         raise RuntimeError(f"no determined list_functions item in {self.config.max_tries} draws")
 
     def problem_from_dict(self, row: dict[str, Any]) -> ListFunctionsProblem:
+        """The inverse of ``to_dict`` (other keys of a dataset row are ignored)."""
         examples = row.get("examples")
         if not isinstance(examples, list | tuple) or not 1 <= len(examples) <= MAX_EXAMPLES:
             raise ValueError(f"examples must be a list of 1..{MAX_EXAMPLES} input/output pairs")
@@ -146,12 +135,8 @@ class ListFunctions:
         for k, example in enumerate(examples, 1):
             if not isinstance(example, dict) or set(example) != {"input", "output"}:
                 raise ValueError(f'example {k} must be {{"input": [...], "output": [...]}}')
-            pairs.append(
-                (
-                    _int_list(example["input"], f"example {k} input"),
-                    _int_list(example["output"], f"example {k} output"),
-                )
-            )
+            inp = _int_list(example["input"], f"example {k} input")
+            pairs.append((inp, _int_list(example["output"], f"example {k} output")))
         return ListFunctionsProblem(tuple(pairs), _int_list(row.get("query"), "query"))
 
     def parse_problem(self, text: str) -> ListFunctionsProblem:
@@ -175,11 +160,10 @@ class ListFunctions:
         """The query's output when the examples determine it within our rule family, else None."""
         return determined_output(problem.examples, problem.query)[0]
 
-    def reference_answer(self, problem: ListFunctionsProblem) -> str:
+    def reference_answer(self, problem: ListFunctionsProblem, trace: Trace | None = None) -> str:
+        """The output list, or "" when the examples do not determine it."""
         output = self.solve(problem)
-        if output is None:
-            raise ValueError("the examples do not determine the output of this problem")
-        return format_int_list(output)
+        return "" if output is None else format_int_list(output)
 
     # ---- text -----------------------------------------------------------------------------
     def prompt(self, problem: ListFunctionsProblem) -> str:
@@ -194,7 +178,7 @@ class ListFunctions:
         ]
         return "\n".join(lines)
 
-    def _think(self, problem: ListFunctionsProblem) -> str:
+    def think(self, problem: ListFunctionsProblem) -> str:
         output, rules = determined_output(problem.examples, problem.query)
         if output is None:
             raise ValueError("the examples do not determine the output of this problem")
@@ -204,21 +188,15 @@ class ListFunctions:
             f"For {format_int_list(problem.query)} that gives {format_int_list(output)}."
         )
 
-    # ---- verifying ------------------------------------------------------------------------
-    def verify(self, problem: ListFunctionsProblem, text: str) -> Verdict:
-        """Check untrusted text: the answer block (or the whole text) must be the determined output."""
-        try:
-            return self._verify(problem, text)
-        except Exception as exc:  # a verifier bug must not crash a reward worker
-            return reject(f"verifier error: {type(exc).__name__}: {exc}", "error")
+    # ---- answers --------------------------------------------------------------------------
+    def read_answer(self, problem: ListFunctionsProblem, answer: str) -> IntList | Rejection:
+        parsed = parse_int_list(answer)
+        return Rejection(parsed) if isinstance(parsed, str) else parsed
 
-    def _verify(self, problem: ListFunctionsProblem, text: str) -> Verdict:
-        answer = checked_answer(text, KIND)
-        if isinstance(answer, Verdict):
-            return answer
-        claimed = parse_int_list(answer)
-        if isinstance(claimed, str):
-            return reject(claimed, KIND)
+    def format_value(self, value: IntList) -> str:
+        return format_int_list(value)
+
+    def check(self, problem: ListFunctionsProblem, claimed: IntList) -> Verdict:
         expected = self.solve(problem)
         if expected is None:
             return reject("the examples do not determine the output, so no answer is correct", KIND)
@@ -228,24 +206,3 @@ class ListFunctions:
             if got != want:
                 return reject(f"item {k} is {got}, but the rule gives {want}", KIND)
         return accept(f"{format_int_list(claimed)[:80]} is the output", KIND)
-
-    def answer_key(self, problem: ListFunctionsProblem, text: str) -> str | None:
-        """The claimed list written canonically (``[1, 2, 3]``), or None when there is none."""
-        answer = checked_answer(text, KIND)
-        if isinstance(answer, Verdict):
-            return None
-        claimed = parse_int_list(answer)
-        return None if isinstance(claimed, str) else format_int_list(claimed)
-
-    def well_formed(self, problem: ListFunctionsProblem, text: str) -> bool:
-        """An ``<answer>`` block holding one flat list of integers."""
-        if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
-            return False
-        block = answer_block(text)
-        return block is not None and not isinstance(parse_int_list(block), str)
-
-    def formats(self) -> dict[str, ThinkAnswerFormat]:
-        return {"direct": ThinkAnswerFormat(self._think, self.reference_answer, self.verify, self.answer_key)}
-
-    def vocabulary(self) -> list[str] | None:
-        return None  # the generic character-level tokenizer

@@ -22,16 +22,17 @@ from dataclasses import asdict, dataclass, field
 from itertools import product
 from typing import Any, ClassVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, reject
+from backtrack.tasks.base import Verdict, accept, reject
 from backtrack.tasks.final_answer import (
-    ThinkAnswerFormat,
-    answer_block,
-    checked_answer,
+    KIND,
+    FinalAnswerTask,
+    Rejection,
+    check_config,
     load_small_json,
     parse_small_int,
 )
+from backtrack.traces.base import Trace
 
-KIND = "count"
 N_STATEMENTS = 7
 FIELDS = ("at_least_true", "at_most_false", "exactly_true", "exactly_false")
 PROBLEM_FORM = '{"at_least_true": 4, "at_most_false": 0, "exactly_true": 5, "exactly_false": 2}'
@@ -125,34 +126,26 @@ def reasoning_gym_item(seed: int) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SelfReferenceConfig:
-    """Knobs of the generator: how many reasoning-gym items to draw before giving up on one problem."""
+    """How many reasoning-gym items to draw before giving up on one problem, and the test share.
+
+    The family has about 1,100 distinct problems (docs/tasks.md), so datasets repeat problems
+    unless they are deduplicated by ``content_key``.
+    """
 
     max_tries: int = 100
+    test_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_tries, int) or isinstance(self.max_tries, bool) or self.max_tries < 1:
-            raise ValueError(f"max_tries must be a positive integer, got {self.max_tries!r}")
+        check_config(self)
 
 
 @dataclass
-class SelfReference:
+class SelfReference(FinalAnswerTask[int]):
     """The self_reference task: reasoning-gym items, an exhaustive solver, an exact verifier."""
 
-    config: SelfReferenceConfig = field(default_factory=SelfReferenceConfig)
     name: ClassVar[str] = "self_reference"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> SelfReference:
-        known = set(SelfReferenceConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown self_reference option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(SelfReferenceConfig(**options))
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_class: ClassVar[type] = SelfReferenceConfig
+    config: SelfReferenceConfig = field(default_factory=SelfReferenceConfig)
 
     # ---- problems -------------------------------------------------------------------------
     def generate(self, rng: random.Random) -> SelfReferenceProblem:
@@ -165,6 +158,7 @@ class SelfReference:
         raise RuntimeError(f"no self_reference item agreed with our solver in {self.config.max_tries} draws")
 
     def problem_from_dict(self, row: dict[str, Any]) -> SelfReferenceProblem:
+        """The inverse of ``to_dict`` (other keys of a dataset row are ignored)."""
         values = []
         for name in FIELDS:
             value = row.get(name)
@@ -193,7 +187,7 @@ class SelfReference:
         """Every consistent assignment (the answer is how many there are)."""
         return consistent_assignments(problem)
 
-    def reference_answer(self, problem: SelfReferenceProblem) -> str:
+    def reference_answer(self, problem: SelfReferenceProblem, trace: Trace | None = None) -> str:
         return str(len(self.solve(problem)))
 
     # ---- text -----------------------------------------------------------------------------
@@ -208,7 +202,7 @@ class SelfReference:
         ]
         return "\n".join(lines)
 
-    def _think(self, problem: SelfReferenceProblem) -> str:
+    def think(self, problem: SelfReferenceProblem) -> str:
         solutions = self.solve(problem)
         if not solutions:
             return f"No assignment of the {2**N_STATEMENTS} is consistent."
@@ -217,45 +211,18 @@ class SelfReference:
         )
         return f"The consistent assignments, by their true statements: {described}. That is {len(solutions)}."
 
-    # ---- verifying ------------------------------------------------------------------------
-    def verify(self, problem: SelfReferenceProblem, text: str) -> Verdict:
-        """Check untrusted text: the answer block (or the whole text) must be the number of solutions."""
-        try:
-            return self._verify(problem, text)
-        except Exception as exc:  # a verifier bug must not crash a reward worker
-            return reject(f"verifier error: {type(exc).__name__}: {exc}", "error")
-
-    def _claimed(self, text: str) -> int | Verdict:
-        answer = checked_answer(text, KIND)
-        if isinstance(answer, Verdict):
-            return answer
+    # ---- answers --------------------------------------------------------------------------
+    def read_answer(self, problem: SelfReferenceProblem, answer: str) -> int | Rejection:
         value = parse_small_int(answer.rstrip("."), 3)
         if value is None:
-            return reject(f"the answer is not a whole number of at most 3 digits: {answer[:20]!r}", KIND)
+            return Rejection(f"the answer is not a whole number of at most 3 digits: {answer[:20]!r}")
         return value
 
-    def _verify(self, problem: SelfReferenceProblem, text: str) -> Verdict:
-        claimed = self._claimed(text)
-        if isinstance(claimed, Verdict):
-            return claimed
+    def format_value(self, value: int) -> str:
+        return str(value)
+
+    def check(self, problem: SelfReferenceProblem, claimed: int) -> Verdict:
         count = len(self.solve(problem))
         if claimed != count:
             return reject(f"the answer {claimed} is not the number of consistent assignments", KIND)
         return accept(f"{count} consistent assignments", KIND)
-
-    def answer_key(self, problem: SelfReferenceProblem, text: str) -> str | None:
-        claimed = self._claimed(text)
-        return None if isinstance(claimed, Verdict) else str(claimed)
-
-    def well_formed(self, problem: SelfReferenceProblem, text: str) -> bool:
-        """An ``<answer>`` block holding one whole number."""
-        if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
-            return False
-        block = answer_block(text)
-        return block is not None and parse_small_int(block.rstrip("."), 3) is not None
-
-    def formats(self) -> dict[str, ThinkAnswerFormat]:
-        return {"direct": ThinkAnswerFormat(self._think, self.reference_answer, self.verify, self.answer_key)}
-
-    def vocabulary(self) -> list[str] | None:
-        return None  # the generic character-level tokenizer

@@ -10,11 +10,11 @@ counts). The verifier compares the claimed name with the solved one.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, reject
-from backtrack.tasks.final_answer import ThinkAnswerFormat, answer_block, checked_answer, load_small_json
+from backtrack.tasks.base import Verdict, accept, reject
+from backtrack.tasks.final_answer import KIND, FinalAnswerTask, Rejection, check_config, load_small_json
 from backtrack.tasks.zebra_puzzles.problem import (
     BINARY_KINDS,
     MAX_ATTRIBUTES,
@@ -28,8 +28,8 @@ from backtrack.tasks.zebra_puzzles.problem import (
     problem_from_dict,
 )
 from backtrack.tasks.zebra_puzzles.solver import Placement, SearchBudgetExceeded, unique_solution
+from backtrack.traces.base import Trace
 
-KIND = "name"
 MAX_NAME_CHARS = 64
 PROBLEM_FORM = (
     '{"n_houses": 2, "attributes": [{"key": "Name", "intro": "Each person has a unique name", '
@@ -40,21 +40,15 @@ PROBLEM_FORM = (
 
 @dataclass(frozen=True, slots=True)
 class ZebraConfig:
-    """reasoning-gym's puzzle size (its defaults) and how many draws to try per problem."""
+    """reasoning-gym's puzzle size (its defaults), draws to try per problem, and the test share."""
 
     num_people: int = 4
     num_characteristics: int = 4
     max_tries: int = 20
+    test_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        for name, low, high in (
-            ("num_people", 2, MAX_HOUSES),
-            ("num_characteristics", 2, MAX_ATTRIBUTES),
-            ("max_tries", 1, 10_000),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+        check_config(self, num_people=(2, MAX_HOUSES), num_characteristics=(2, MAX_ATTRIBUTES))
 
 
 def reasoning_gym_puzzle(seed: int, num_people: int, num_characteristics: int) -> tuple[Any, str]:
@@ -102,24 +96,12 @@ def normalize_name(text: str) -> str:
 
 
 @dataclass
-class ZebraPuzzles:
+class ZebraPuzzles(FinalAnswerTask[str]):
     """The zebra_puzzles task: reasoning-gym puzzles, our constraint solver, an exact verifier."""
 
-    config: ZebraConfig = field(default_factory=ZebraConfig)
     name: ClassVar[str] = "zebra_puzzles"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> ZebraPuzzles:
-        known = set(ZebraConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown zebra_puzzles option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(ZebraConfig(**options))
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_class: ClassVar[type] = ZebraConfig
+    config: ZebraConfig = field(default_factory=ZebraConfig)
 
     # ---- problems -------------------------------------------------------------------------
     def generate(self, rng: random.Random) -> ZebraProblem:
@@ -138,6 +120,7 @@ class ZebraPuzzles:
         raise RuntimeError(f"no zebra puzzle agreed with our solver in {c.max_tries} draws")
 
     def problem_from_dict(self, row: dict[str, Any]) -> ZebraProblem:
+        """The inverse of ``to_dict`` (other keys of a dataset row are ignored)."""
         return problem_from_dict(row)
 
     def parse_problem(self, text: str) -> ZebraProblem:
@@ -177,11 +160,9 @@ class ZebraPuzzles:
         v = placement[a].index(problem.house - 1)
         return problem.attributes[a].values[v].lower()
 
-    def reference_answer(self, problem: ZebraProblem) -> str:
-        name = self.solve_name(problem)
-        if name is None:
-            raise ValueError("this zebra puzzle has no unique solution")
-        return name
+    def reference_answer(self, problem: ZebraProblem, trace: Trace | None = None) -> str:
+        """The asked person's name, or "" when the puzzle has no unique solution."""
+        return self.solve_name(problem) or ""
 
     # ---- text -----------------------------------------------------------------------------
     def prompt(self, problem: ZebraProblem) -> str:
@@ -200,7 +181,7 @@ class ZebraPuzzles:
         ]
         return "\n".join(lines)
 
-    def _think(self, problem: ZebraProblem) -> str:
+    def think(self, problem: ZebraProblem) -> str:
         placement = self.solve(problem)
         if placement is None:
             raise ValueError("this zebra puzzle has no unique solution")
@@ -210,31 +191,23 @@ class ZebraPuzzles:
             rows.append(f"House {h + 1}: {', '.join(values)}.")
         return "The clues allow one arrangement. " + " ".join(rows)
 
-    # ---- verifying ------------------------------------------------------------------------
-    def verify(self, problem: ZebraProblem, text: str) -> Verdict:
-        """Check untrusted text: the answer block (or the whole text) must be the asked person's name."""
-        try:
-            return self._verify(problem, text)
-        except Exception as exc:  # a verifier bug must not crash a reward worker
-            return reject(f"verifier error: {type(exc).__name__}: {exc}", "error")
-
-    def _claimed(self, text: str) -> str | Verdict:
-        answer = checked_answer(text, KIND)
-        if isinstance(answer, Verdict):
-            return answer
+    # ---- answers --------------------------------------------------------------------------
+    def read_answer(self, problem: ZebraProblem, answer: str) -> str | Rejection:
+        """The normalized name, or the reason the text is not one: a name is at most 64 characters of
+        letters, spaces, hyphens and apostrophes (any name, so a wrong name is still well formed)."""
         if len(answer) > MAX_NAME_CHARS:
-            return reject(
-                f"the answer is {len(answer)} characters; a name has at most {MAX_NAME_CHARS}", KIND
-            )
+            return Rejection(f"the answer is {len(answer)} characters; a name has at most {MAX_NAME_CHARS}")
         name = normalize_name(answer)
         if not name:
-            return reject("the answer is empty", KIND)
+            return Rejection("the answer is empty")
+        if not all(ch.isalpha() or ch in " -'" for ch in name):
+            return Rejection(f"a name has only letters, spaces, hyphens and apostrophes: {name[:40]!r}")
         return name
 
-    def _verify(self, problem: ZebraProblem, text: str) -> Verdict:
-        claimed = self._claimed(text)
-        if isinstance(claimed, Verdict):
-            return claimed
+    def format_value(self, value: str) -> str:
+        return value
+
+    def check(self, problem: ZebraProblem, claimed: str) -> Verdict:
         expected = self.solve_name(problem)
         if expected is None:
             return reject("the puzzle has no unique solution, so no answer is correct", KIND)
@@ -244,27 +217,6 @@ class ZebraPuzzles:
         if claimed in names:
             return reject(f"{claimed} does not live in house {problem.house}", KIND)
         return reject(f"{claimed[:40]!r} is not one of the names {', '.join(names)}", KIND)
-
-    def answer_key(self, problem: ZebraProblem, text: str) -> str | None:
-        """The claimed name, normalized (lower case, single spaces), or None when there is none."""
-        claimed = self._claimed(text)
-        return None if isinstance(claimed, Verdict) else claimed
-
-    def well_formed(self, problem: ZebraProblem, text: str) -> bool:
-        """An ``<answer>`` block holding one of the puzzle's names (right or wrong)."""
-        if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
-            return False
-        block = answer_block(text)
-        if block is None or len(block) > MAX_NAME_CHARS:
-            return False
-        names = {v.lower() for v in problem.attributes[problem.name_attribute()].values}
-        return normalize_name(block) in names
-
-    def formats(self) -> dict[str, ThinkAnswerFormat]:
-        return {"direct": ThinkAnswerFormat(self._think, self.reference_answer, self.verify, self.answer_key)}
-
-    def vocabulary(self) -> list[str] | None:
-        return None  # the generic character-level tokenizer
 
 
 __all__ = ["NAME", "ZebraConfig", "ZebraProblem", "ZebraPuzzles"]
