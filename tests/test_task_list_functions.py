@@ -130,6 +130,8 @@ def test_answer_key_is_canonical_and_well_formed_needs_a_block():
     assert TASK.answer_key(SORT, "<answer> [10,20 ,  30] </answer>") == "[10, 20, 30]"
     assert TASK.answer_key(SORT, "10, 20, 30") == "[10, 20, 30]"
     assert TASK.answer_key(SORT, "<answer>[10, [20]]</answer>") is None
+    assert TASK.answer_key(SORT, "<answer>[]</answer>") == "[]"
+    assert TASK.answer_key(SORT, "<answer> </answer>") is None
     assert TASK.well_formed(SORT, "<answer>[1, 2]</answer>")
     assert not TASK.well_formed(SORT, "[10, 20, 30]")
     assert not TASK.well_formed(SORT, "<answer>ten</answer>")

@@ -23,6 +23,8 @@ def parse_int_list(text: str, *, brackets_optional: bool = True) -> tuple[int, .
     body = text.strip()
     if len(body) > MAX_ITEMS * (MAX_DIGITS + 3) + 2:
         return f"the list is {len(body)} characters long, over the limit"
+    if not body:
+        return "the answer is empty (an empty list is written [])"
     if body.startswith("[") and body.endswith("]") and len(body) >= 2:
         body = body[1:-1]
     elif not brackets_optional:
