@@ -9,18 +9,15 @@ is the same shape too: ``<think>short reasoning</think>`` then the answer block.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, extract_answer, reject
-from backtrack.traces.base import ParsedTrace, Trace
+from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, extract_answer, reject
+from backtrack.traces.base import Format, ParsedTrace, Trace
 
 OPEN, CLOSE = "<answer>", "</answer>"
-KIND = "answer"  # the verdict kind (and output kind) of every final-answer task
-DEFAULT_TEST_FRACTION = 0.1
+KIND = "answer"  # the verdict kind of every final-answer task (TaskBase.output_kind says the same)
 
 
 def answer_block(text: str) -> str | None:
@@ -51,45 +48,6 @@ def parse_small_int(text: str, max_digits: int) -> int | None:
     if not body or len(body) > max_digits or not (body.isascii() and body.isdigit()):
         return None
     return int(text)
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkAnswerFormat:
-    """The ``direct`` format: ``<think>{think(problem)}</think>`` then ``<answer>{reference}</answer>``.
-
-    ``think`` writes the short reasoning from the task's exact solution; ``answer`` is the task's
-    reference answer; ``verify`` and ``answer_key`` are the task's own, so a parsed trace is valid
-    exactly when the task's verifier accepts the text.
-    """
-
-    think: Callable[[Any], str]
-    answer: Callable[[Any], str]
-    verify: Callable[[Any, str], Verdict]
-    answer_key: Callable[[Any, str], str | None]
-    statement_first: bool = False  # the prompt is ``task.prompt(problem)``, not the text's first line
-    defaults: Mapping[str, Any] = field(default_factory=dict)  # no options bound from the config
-
-    def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
-        if options:
-            raise ValueError(f"the direct format takes no options, got {', '.join(sorted(options))}")
-        answer = self.answer(problem)
-        text = f"<think>{self.think(problem)}</think>\n{OPEN}{answer}{CLOSE}"
-        return Trace(text=text, solved=True, backtracks=0, dead_ends=0, steps=1, answer=answer)
-
-    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
-        if options:
-            raise ValueError(f"the direct format takes no options, got {', '.join(sorted(options))}")
-        claimed = isinstance(text, str) and len(text) <= MAX_ANSWER_CHARS and answer_block(text) is not None
-        verdict = self.verify(problem, text)
-        return ParsedTrace(
-            goal_claimed=claimed,
-            valid=verdict.ok and claimed,
-            backtracks=0,
-            dead_ends=0,
-            steps=1 if claimed else 0,
-            answer=self.answer_key(problem, text) if claimed else None,
-            errors=[] if verdict.ok and claimed else [verdict.reason if claimed else "no <answer> block"],
-        )
 
 
 def load_small_json(text: str, *, max_chars: int, max_depth: int, form: str) -> Any:
@@ -141,20 +99,18 @@ class Rejection:
 Value = TypeVar("Value")
 
 
-class FinalAnswerTask(Generic[Value]):
-    """What list_functions, zebra_puzzles and self_reference share: the protocol members that do not
-    depend on the puzzle, and a verifier built from three task-specific steps.
+class FinalAnswerTask(TaskBase, Generic[Value]):
+    """What list_functions, zebra_puzzles and self_reference share on top of ``TaskBase``: a verifier
+    built from three task-specific steps, answer keys and well-formedness from the same reader, and
+    the ``direct`` format.
 
     A subclass (a dataclass with a ``config`` field, ``name`` and ``config_class``) supplies
     ``read_answer`` (answer text -> claimed value, or a ``Rejection`` saying why it is unreadable),
     ``format_value`` (claimed value -> canonical text, the answer key), ``check`` (claimed value ->
     Verdict against the exact solution) and ``think`` (the direct format's short reasoning), besides
-    the problem methods.
+    the problem methods. Splits are by a hash of ``content_key`` (``TaskBase.split_of``): reasoning-gym's
+    item i of seed s is item i-1 of seed s+1, so a split by seed would leak.
     """
-
-    name: ClassVar[str]
-    config_class: ClassVar[type]
-    config: Any
 
     # ---- supplied by each task ------------------------------------------------------------
     def read_answer(self, problem: Any, answer: str) -> Value | Rejection:
@@ -169,42 +125,7 @@ class FinalAnswerTask(Generic[Value]):
     def think(self, problem: Any) -> str:
         raise NotImplementedError
 
-    def reference_answer(self, problem: Any, trace: Trace | None = None) -> str:
-        raise NotImplementedError
-
-    def content_key(self, problem: Any) -> str:
-        raise NotImplementedError
-
-    # ---- shared -----------------------------------------------------------------------------
-    @classmethod
-    def from_config(cls, **options: Any) -> Any:
-        known = {f.name for f in dataclasses.fields(cls.config_class)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(cls.config_class(**options))  # type: ignore[call-arg]
-
-    def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.config)
-
-    def split_of(self, problem: Any) -> str:
-        """A stable hash of the content key against ``test_fraction``: a problem always lands in the
-        same split, whichever seed or index drew it (reasoning-gym's item i of seed s is item i-1 of
-        seed s+1, so splitting by seed would leak)."""
-        fraction = getattr(self.config, "test_fraction", DEFAULT_TEST_FRACTION)
-        key = f"{self.name}:{self.content_key(problem)}".encode()
-        share = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
-        return "test" if share < fraction else "train"
-
-    def output_kind(self, text: str) -> str:
-        del text
-        return KIND
-
-    def vocabulary(self) -> list[str] | None:
-        return None  # the generic character-level tokenizer
-
+    # ---- verifying ------------------------------------------------------------------------
     def _claimed(self, problem: Any, text: str) -> Any:
         answer = checked_answer(text, KIND)
         if isinstance(answer, Verdict):
@@ -233,5 +154,27 @@ class FinalAnswerTask(Generic[Value]):
         block = answer_block(text)
         return block is not None and not isinstance(self.read_answer(problem, block), Rejection)
 
-    def formats(self) -> dict[str, ThinkAnswerFormat]:
-        return {"direct": ThinkAnswerFormat(self.think, self.reference_answer, self.verify, self.answer_key)}
+    # ---- the direct format ------------------------------------------------------------------
+    def render_direct(self, problem: Any, rng: random.Random | None = None) -> Trace:
+        """``<think>{think(problem)}</think>`` then ``<answer>{reference answer}</answer>``."""
+        answer = self.reference_answer(problem)
+        text = f"<think>{self.think(problem)}</think>\n{OPEN}{answer}{CLOSE}"
+        return Trace(text=text, solved=True, backtracks=0, dead_ends=0, steps=1, answer=answer)
+
+    def parse_direct(self, problem: Any, text: str) -> ParsedTrace:
+        """Valid exactly when the text has an answer block and the verifier accepts it."""
+        claimed = isinstance(text, str) and len(text) <= MAX_ANSWER_CHARS and answer_block(text) is not None
+        verdict = self.verify(problem, text)
+        valid = verdict.ok and claimed
+        return ParsedTrace(
+            goal_claimed=claimed,
+            valid=valid,
+            backtracks=0,
+            dead_ends=0,
+            steps=1 if claimed else 0,
+            answer=self.answer_key(problem, text) if claimed else None,
+            errors=[] if valid else [verdict.reason if claimed else "no <answer> block"],
+        )
+
+    def formats(self) -> dict[str, Format]:
+        return {"direct": Format(self.render_direct, self.parse_direct)}
