@@ -20,6 +20,9 @@ COUNTDOWN_FORMATS = ("dfs", "think", "direct", "backtrack-k")
 CASES = [("countdown", fmt, 60) for fmt in COUNTDOWN_FORMATS] + [
     ("sudoku", "dfs", 12),
     ("sudoku", "direct", 12),
+    ("list_functions", "direct", 30),
+    ("zebra_puzzles", "direct", 12),
+    ("self_reference", "direct", 30),
 ]
 PROBLEM_FIELDS = {"countdown": ("numbers", "target"), "sudoku": ("puzzle",)}
 # A tiny CountDown game: few distinct problems, so duplicates are common.
@@ -92,13 +95,13 @@ def check_trace_row(task: Any, problem: Any, fmt: str, row: dict[str, Any]) -> N
         assert row["prompt"] == task.prompt(problem)
         # The sudoku parsers read trace lines only; the prompt's grid rows are not trace lines.
         text = row["completion"]
-    elif fmt == "backtrack-k":
-        assert row["prompt"] == task.prompt(problem) + "\n"
-    else:
+    elif format_of(task, fmt).statement_first:  # CountDown's dfs, think, direct
         assert row["prompt"].startswith("Current State: ") and row["prompt"].count("\n") == 1
         assert row["prompt"].endswith(
             f"{problem.target}:[{', '.join(map(str, problem.numbers))}], Operations: []\n"
         )
+    else:
+        assert row["prompt"] == task.prompt(problem) + "\n"
     trace_text = text if format_of(task, fmt).statement_first else row["completion"]
     assert row["chars"] == len(trace_text)
     parsed = parse(task.name, problem, fmt, text)
