@@ -6,6 +6,11 @@ disagree, or that our solver finds undetermined, are the ones ``generate`` redra
 
     PYTHONPATH=src python scripts/check_reasoning_gym_labels.py [--items 2000] [--zebra-items 500]
 
+For arc_1d, advanced_geometry and color_cube_rotation the first ``items`` items of seed 0 are checked
+(the same items: item i of seed 0 is item 0 of seed i) against our solvers and verifiers: ambiguous
+arc_1d problems, geometry labels rounded differently from what the question asks, and cube labels that
+depend on which axis the bottom-to-top half turn uses.
+
 Zebra puzzles are slow to generate (reasoning-gym reduces the clue set with a SAT solver: ~0.1 s at
 4x4, ~2 s at 6x6), so fewer of them are checked: ``--zebra-items`` at 4x4 and a tenth as many at 6x6.
 """
@@ -16,6 +21,7 @@ import argparse
 import random
 import time
 from collections import Counter
+from fractions import Fraction
 
 
 def check_list_functions(items: int) -> Counter[str]:
@@ -87,6 +93,80 @@ def check_zebra(items: int, num_people: int, num_characteristics: int) -> Counte
     return counts
 
 
+def check_arc_1d(n: int, seed: int = 0) -> Counter[str]:
+    import reasoning_gym
+
+    from backtrack.tasks.arc_1d import Arc1D
+    from backtrack.tasks.arc_1d.task import consistent_rules
+    from backtrack.tasks.arc_1d.task import make_problem as make_arc
+
+    counts: Counter[str] = Counter()
+    for item in reasoning_gym.create_dataset("arc_1d", size=n, seed=seed):
+        meta = item["metadata"]
+        test = meta["test_example"]
+        problem = make_arc(meta["train_examples"], test["input"], test["output"], meta["task_name"])
+        outputs = {r.apply(problem.test_input) for r in consistent_rules(problem.train)} - {None}
+        if not outputs:
+            counts["no rule of the library explains the examples"] += 1
+        elif len(outputs) > 1:
+            counts["ambiguous: consistent rules disagree on the test input"] += 1
+        elif outputs != {problem.test_output}:
+            counts["the label differs from the inferred output"] += 1
+        else:
+            counts["label agrees"] += 1
+        if Arc1D().verify(problem, item["answer"]).ok:
+            counts["(label string accepted by the verifier)"] += 1
+    return counts
+
+
+def check_advanced_geometry(n: int, seed: int = 0) -> Counter[str]:
+    import reasoning_gym
+
+    from backtrack.tasks.advanced_geometry import AdvancedGeometry
+    from backtrack.tasks.advanced_geometry.task import exact_value, read_numbers
+    from backtrack.tasks.advanced_geometry.task import make_problem as make_geometry
+
+    task, counts = AdvancedGeometry(), Counter[str]()
+    for item in reasoning_gym.create_dataset("advanced_geometry", size=n, seed=seed):
+        meta = item["metadata"]
+        problem = make_geometry(meta["task_type"], *([int(v) for v in meta[k]] for k in "ABC"))
+        verdict = task.verify(problem, item["answer"])
+        counts[f"{problem.kind}: {'label accepted' if verdict.ok else 'label rejected'}"] += 1
+        if not verdict.ok and problem.kind == "angle_measure":
+            # reasoning-gym rounds angles to 2 decimals although its question asks for 3
+            label = read_numbers(problem, item["answer"])
+            lo, hi = exact_value(problem)[0]
+            if not isinstance(label, str) and abs(label[0] - (lo + hi) / 2) <= Fraction(1, 200):
+                counts["angle_measure: rejected label is the exact angle rounded to 2 decimals"] += 1
+    return counts
+
+
+def check_color_cube_rotation(n: int, seed: int = 0) -> Counter[str]:
+    import reasoning_gym
+
+    from backtrack.tasks.color_cube_rotation import ColorCubeRotation
+    from backtrack.tasks.color_cube_rotation.cube import BOTTOM_ABOUT_FRONT_BACK, rotate
+    from backtrack.tasks.color_cube_rotation.task import make_problem as make_cube
+
+    task, counts = ColorCubeRotation(), Counter[str]()
+    for item in reasoning_gym.create_dataset("color_cube_rotation", size=n, seed=seed):
+        meta = item["metadata"]
+        problem = make_cube(meta["initial_state"], meta["rotations"], meta["target_side"])
+        counts[
+            "label accepted (our stated half turn)"
+            if task.verify(problem, item["answer"]).ok
+            else "label rejected"
+        ] += 1
+        state = dict(problem.initial)
+        for side in problem.rotations:
+            state = rotate(state, side, half_turn=BOTTOM_ABOUT_FRONT_BACK)
+        if state[problem.target] != item["answer"]:
+            counts["ambiguous: the other half-turn axis gives another colour"] += 1
+        if "bottom" in problem.rotations:
+            counts["(has a bottom-to-top half turn)"] += 1
+    return counts
+
+
 def show(title: str, counts: Counter[str], elapsed: float) -> None:
     total = sum(counts.values())
     print(f"{title}: {total} items in {elapsed:.1f} s")
@@ -105,6 +185,9 @@ def main() -> None:
         ("self_reference", lambda: check_self_reference(args.items)),
         ("zebra_puzzles 4 people x 4 characteristics", lambda: check_zebra(args.zebra_items, 4, 4)),
         ("zebra_puzzles 6 people x 6 characteristics", lambda: check_zebra(zebra_large, 6, 6)),
+        ("arc_1d", lambda: check_arc_1d(args.items)),
+        ("advanced_geometry", lambda: check_advanced_geometry(args.items)),
+        ("color_cube_rotation", lambda: check_color_cube_rotation(args.items)),
     ):
         start = time.perf_counter()
         counts = run()

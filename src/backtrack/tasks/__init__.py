@@ -31,6 +31,9 @@ _TASKS: dict[str, str] = {
     "list_functions": "backtrack.tasks.list_functions:ListFunctions",
     "zebra_puzzles": "backtrack.tasks.zebra_puzzles:ZebraPuzzles",
     "self_reference": "backtrack.tasks.self_reference:SelfReference",
+    "arc_1d": "backtrack.tasks.arc_1d:Arc1D",
+    "advanced_geometry": "backtrack.tasks.advanced_geometry:AdvancedGeometry",
+    "color_cube_rotation": "backtrack.tasks.color_cube_rotation:ColorCubeRotation",
 }
 TASK_NAMES = tuple(_TASKS)
 DEFAULT_TASK = "countdown"  # the task of commands and helpers that are not given one

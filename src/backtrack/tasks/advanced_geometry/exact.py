@@ -109,7 +109,10 @@ def angle_degrees(a: Point, b: Point, c: Point, digits: int = 30) -> Interval:
         alpha = (Fraction(lo, scale), Fraction(hi, scale))
     else:  # alpha = pi/2 - atan(|d| / x)
         lo, hi = _atan_series(ad, x, scale)
-        alpha = (Fraction(pi_lo, 2 * scale) - Fraction(hi, scale), Fraction(pi_hi, 2 * scale) - Fraction(lo, scale))
+        alpha = (
+            Fraction(pi_lo, 2 * scale) - Fraction(hi, scale),
+            Fraction(pi_hi, 2 * scale) - Fraction(lo, scale),
+        )
     to_deg = (Fraction(180 * scale, pi_hi), Fraction(180 * scale, pi_lo))
     deg = (alpha[0] * to_deg[0], alpha[1] * to_deg[1])
     if d < 0:

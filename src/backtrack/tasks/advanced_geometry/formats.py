@@ -73,7 +73,9 @@ def _figures(text: str) -> list[Fraction]:
 
 
 def _close(written: list[Fraction], true: list[float]) -> bool:
-    return len(written) == len(true) and all(abs(w - Fraction(t)) <= FIGURE_SLACK for w, t in zip(written, true))
+    return len(written) == len(true) and all(
+        abs(w - Fraction(t)) <= FIGURE_SLACK for w, t in zip(written, true, strict=False)
+    )
 
 
 def parse_trace(problem: Any, text: str) -> ParsedTrace:

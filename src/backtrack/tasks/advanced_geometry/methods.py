@@ -90,7 +90,9 @@ def _ortho_check(a: Point, b: Point, c: Point, value: Value) -> tuple[str, float
 ORTHOCENTER = Quantity(
     setup=lambda a, b, c: f"C - B = {sub(c, b)}, A - C = {sub(a, c)}",
     methods=(
-        Method("the intersection of the altitudes from A and B", lambda a, b, c: _point(*orthocenter(a, b, c))),
+        Method(
+            "the intersection of the altitudes from A and B", lambda a, b, c: _point(*orthocenter(a, b, c))
+        ),
         Method(
             "the centroid (A + B + C) / 3",
             lambda a, b, c: ((a[0] + b[0] + c[0]) / 3, (a[1] + b[1] + c[1]) / 3),
@@ -126,7 +128,9 @@ INCIRCLE_RADIUS = Quantity(
     methods=(
         Method("r = area / s", lambda a, b, c: _area(a, b, c) / (sum(_sides(a, b, c)) / 2)),
         Method("r = area / (a + b + c)", lambda a, b, c: _area(a, b, c) / sum(_sides(a, b, c))),
-        Method("r = a * b * c / (4 * area)", lambda a, b, c: math.prod(_sides(a, b, c)) / (4 * _area(a, b, c))),
+        Method(
+            "r = a * b * c / (4 * area)", lambda a, b, c: math.prod(_sides(a, b, c)) / (4 * _area(a, b, c))
+        ),
         Method("r = 2 * area / (longest side)", lambda a, b, c: 2 * _area(a, b, c) / max(_sides(a, b, c))),
         Method("r = (shorter sides - longest side) / 2", _right_formula),
         Method("r = (a + b + c) / (6 * sqrt(3))", lambda a, b, c: sum(_sides(a, b, c)) / (6 * math.sqrt(3))),

@@ -40,7 +40,8 @@ _QUESTIONS = {
     "orthocenter": "Find the coordinates of its orthocenter, the point where the altitudes meet. "
     "Answer as (x, y) with each coordinate rounded to 3 decimal places.",
     "incircle_radius": "Find the radius of its incircle, rounded to 3 decimal places.",
-    "angle_measure": "Find the measure of angle ABC (the angle at B) in degrees, rounded to 3 decimal places.",
+    "angle_measure": "Find the measure of angle ABC (the angle at B) in degrees, "
+    "rounded to 3 decimal places.",
 }
 
 
@@ -152,7 +153,9 @@ class AdvancedGeometry:
         known = set(GeometryConfig.__dataclass_fields__)
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(GeometryConfig(**options))
 
     def config_dict(self) -> dict[str, Any]:
@@ -179,7 +182,10 @@ class AdvancedGeometry:
 
     def parse_problem(self, text: str) -> GeometryProblem:
         """JSON: ``{"kind": "orthocenter", "A": [1, 3], "B": [-7, 0], "C": [7, 6]}``."""
-        form = f'expected JSON like {{"kind": "orthocenter", "A": [1, 3], "B": [-7, 0], "C": [7, 6]}}; kinds: {", ".join(KINDS)}'
+        form = (
+            'expected JSON like {"kind": "orthocenter", "A": [1, 3], "B": [-7, 0], "C": [7, 6]}; '
+            f"kinds: {', '.join(KINDS)}"
+        )
         if len(text) > 10_000:
             raise ValueError(f"problem text too long; {form}")
         try:
@@ -196,7 +202,9 @@ class AdvancedGeometry:
     problem_key = content_key  # the name data.py used before the protocol settled on content_key
 
     def split_of(self, problem: GeometryProblem) -> str:
-        digest = hashlib.blake2b(self.content_key(problem).encode(), digest_size=8, person=b"geom-split").digest()
+        digest = hashlib.blake2b(
+            self.content_key(problem).encode(), digest_size=8, person=b"geom-split"
+        ).digest()
         return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------

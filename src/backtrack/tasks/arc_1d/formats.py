@@ -64,7 +64,10 @@ def _branch(problem: Arc1DProblem, rule: Rule, last: int) -> list[str]:
         if got == grid_out:
             lines.append(f"Step {k + 2}: Example {k + 1} gives {format_grid(got)}, which matches its output.")
         else:
-            lines.append(f"Step {k + 2}: Example {k + 1} gives {format_grid(got)}, but its output is {format_grid(grid_out)}.")
+            lines.append(
+                f"Step {k + 2}: Example {k + 1} gives {format_grid(got)}, "
+                f"but its output is {format_grid(grid_out)}."
+            )
     return lines
 
 
@@ -191,7 +194,9 @@ def parse_trace(problem: Arc1DProblem, text: str) -> ParsedTrace:
         else:
             state.errors.append(f"line {n}: unreadable step")
     if "<answer>" not in text:
-        return ParsedTrace(False, False, backtracks, backtracks, steps, None, ["no <answer> given", *state.errors])
+        return ParsedTrace(
+            False, False, backtracks, backtracks, steps, None, ["no <answer> given", *state.errors]
+        )
     task = Arc1D()
     verdict = task.verify(problem, text)
     errors = state.errors
@@ -199,7 +204,9 @@ def parse_trace(problem: Arc1DProblem, text: str) -> ParsedTrace:
         errors.insert(0, f"answer: {verdict.reason}")
     if not state.applied:
         errors.append("no rule that matches every example was applied to the test input")
-    return ParsedTrace(True, verdict.ok and not errors, backtracks, backtracks, steps, task.answer_key(problem, text), errors)
+    return ParsedTrace(
+        True, verdict.ok and not errors, backtracks, backtracks, steps, task.answer_key(problem, text), errors
+    )
 
 
 class BacktrackK:

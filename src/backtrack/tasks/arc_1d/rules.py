@@ -318,7 +318,7 @@ def recolor_from_palette(g: Grid) -> Grid | None:
     if len(blocks) != len(palette) or any(x[2] != 5 for x in blocks):
         return None
     out = list(g)
-    for (start, length, _), color in zip(blocks, palette):
+    for (start, length, _), color in zip(blocks, palette, strict=False):
         out[start : start + length] = [color] * length
     return tuple(out)
 
@@ -408,7 +408,11 @@ def _library() -> tuple[Rule, ...]:
     rules: list[Rule] = []
     for n in range(1, 5):
         cells = "cell" if n == 1 else "cells"
-        rules += _both(f"every coloured cell moves {n} {cells} right", f"every coloured cell moves {n} {cells} left", shift(n))
+        rules += _both(
+            f"every coloured cell moves {n} {cells} right",
+            f"every coloured cell moves {n} {cells} left",
+            shift(n),
+        )
     for n in range(1, 5):
         cells = "cell" if n == 1 else "cells"
         rules += _both(
@@ -450,7 +454,10 @@ def _library() -> tuple[Rule, ...]:
         Rule("the block moves right by its own length", move_by_own_size),
         Rule("the space between two cells of one colour is filled with that colour", two_points_fill),
         Rule("the block is emptied except for its two end cells", segment_to_endpoints),
-        Rule("the first block is copied, centred, onto every single cell, in that cell's colour", copy_block_to_dots),
+        Rule(
+            "the first block is copied, centred, onto every single cell, in that cell's colour",
+            copy_block_to_dots,
+        ),
         Rule("the pattern at the start repeats to the end of the row", repeat_pattern),
         Rule("the block is reversed in place", reflect_block),
         Rule("the block is mirrored to the other side of the 2", reflect_around_dot),

@@ -31,7 +31,11 @@ class Arc1DConfig:
     test_fraction: float = 0.1  # share of problems in the test split, by a hash of the content
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("min_size", 8, MAX_SIZE), ("max_size", 8, MAX_SIZE), ("num_train", 1, MAX_TRAIN)):
+        for name, lo, hi in (
+            ("min_size", 8, MAX_SIZE),
+            ("max_size", 8, MAX_SIZE),
+            ("num_train", 1, MAX_TRAIN),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
@@ -101,12 +105,19 @@ def make_problem(train: Any, test_input: Any, test_output: Any = None, family: s
     for k, example in enumerate(train, 1):
         if not isinstance(example, dict):
             raise ValueError(f"example {k} must be {{'input': [...], 'output': [...]}}")
-        pairs.append((_grid(example.get("input"), f"example {k} input"), _grid(example.get("output"), f"example {k} output")))
+        pairs.append(
+            (
+                _grid(example.get("input"), f"example {k} input"),
+                _grid(example.get("output"), f"example {k} output"),
+            )
+        )
     grid_in = _grid(test_input, "test_input")
     if test_output is None:
         solved = infer_output(tuple(pairs), grid_in)
         if solved is None:
-            raise ValueError("no single rule of the library explains the examples and decides the test output")
+            raise ValueError(
+                "no single rule of the library explains the examples and decides the test output"
+            )
         test_output = solved
     grid_out = _grid(test_output, "test_output")
     if len(grid_out) != len(grid_in):
@@ -126,7 +137,9 @@ class Arc1D:
         known = set(Arc1DConfig.__dataclass_fields__)
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(Arc1DConfig(**options))
 
     def config_dict(self) -> dict[str, Any]:
@@ -143,7 +156,10 @@ class Arc1D:
         )[0]
         meta = item["metadata"]
         problem = make_problem(
-            meta["train_examples"], meta["test_example"]["input"], meta["test_example"]["output"], meta["task_name"]
+            meta["train_examples"],
+            meta["test_example"]["input"],
+            meta["test_example"]["output"],
+            meta["task_name"],
         )
         return problem, infer_output(problem.train, problem.test_input) == problem.test_output
 
@@ -183,7 +199,9 @@ class Arc1D:
     problem_key = content_key  # the name data.py used before the protocol settled on content_key
 
     def split_of(self, problem: Arc1DProblem) -> str:
-        digest = hashlib.blake2b(self.content_key(problem).encode(), digest_size=8, person=b"arc1d-split").digest()
+        digest = hashlib.blake2b(
+            self.content_key(problem).encode(), digest_size=8, person=b"arc1d-split"
+        ).digest()
         return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------
@@ -198,7 +216,12 @@ class Arc1D:
     def prompt(self, problem: Arc1DProblem) -> str:
         parts = ["Find the rule that maps each input row to its output row in the examples.", ""]
         for k, (grid_in, grid_out) in enumerate(problem.train, 1):
-            parts += [f"Example {k}:", f"Input:  {format_grid(grid_in)}", f"Output: {format_grid(grid_out)}", ""]
+            parts += [
+                f"Example {k}:",
+                f"Input:  {format_grid(grid_in)}",
+                f"Output: {format_grid(grid_out)}",
+                "",
+            ]
         parts += [
             f"Test input: {format_grid(problem.test_input)}",
             "Apply the rule to the test input. Give the output row inside <answer></answer>, "
@@ -222,8 +245,12 @@ class Arc1D:
         if isinstance(claimed, str):
             return reject(claimed, "grid")
         if claimed != problem.test_output:
-            wrong = [k + 1 for k, (a, b) in enumerate(zip(claimed, problem.test_output)) if a != b]
-            return reject(f"{len(wrong)} cell(s) differ from the answer, the first at position {wrong[0]}", "grid")
+            wrong = [
+                k + 1 for k, (a, b) in enumerate(zip(claimed, problem.test_output, strict=True)) if a != b
+            ]
+            return reject(
+                f"{len(wrong)} cell(s) differ from the answer, the first at position {wrong[0]}", "grid"
+            )
         return accept("the output row is correct", "grid")
 
     def answer_key(self, problem: Arc1DProblem, text: str) -> str | None:

@@ -1,9 +1,9 @@
 """The ``direct`` format of the colour cube: the states after each rotation, then the colour.
 
-    <think>Start: top red, right blue, ...
-    Rotation 1 (front to top): top green, ...
-    The left side is gold.</think>
-    <answer>gold</answer>
+<think>Start: top red, right blue, ...
+Rotation 1 (front to top): top green, ...
+The left side is gold.</think>
+<answer>gold</answer>
 """
 
 from __future__ import annotations

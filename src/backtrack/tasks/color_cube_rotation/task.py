@@ -32,7 +32,9 @@ class ColorCubeConfig:
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
                 raise ValueError(f"{name} must be an integer in 1..100, got {value!r}")
         if self.min_rotations > self.max_rotations:
-            raise ValueError(f"min_rotations ({self.min_rotations}) must be <= max_rotations ({self.max_rotations})")
+            raise ValueError(
+                f"min_rotations ({self.min_rotations}) must be <= max_rotations ({self.max_rotations})"
+            )
         if not isinstance(self.test_fraction, int | float) or not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction!r}")
 
@@ -86,7 +88,9 @@ class ColorCubeRotation:
         known = set(ColorCubeConfig.__dataclass_fields__)
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         return cls(ColorCubeConfig(**options))
 
     def config_dict(self) -> dict[str, Any]:
@@ -111,9 +115,13 @@ class ColorCubeRotation:
         return make_problem(row["initial"], row["rotations"], row["target"])
 
     def parse_problem(self, text: str) -> CubeProblem:
-        """JSON: ``{"initial": {"top": "red", ...all six sides}, "rotations": ["front", ...], "target": "left"}``."""
+        """JSON: ``{"initial": {"top": "red", ...}, "rotations": ["front", ...], "target": "left"}``.
+
+        ``initial`` names the colour of all six sides.
+        """
         form = (
-            'expected JSON like {"initial": {"top": "red", "right": "blue", "front": "green", "left": "gold", '
+            'expected JSON like {"initial": {"top": "red", "right": "blue", "front": "green", '
+            '"left": "gold", '
             '"back": "pink", "bottom": "gray"}, "rotations": ["front", "bottom"], "target": "left"}'
         )
         if len(text) > 10_000:
@@ -133,7 +141,9 @@ class ColorCubeRotation:
     problem_key = content_key  # the name data.py used before the protocol settled on content_key
 
     def split_of(self, problem: CubeProblem) -> str:
-        digest = hashlib.blake2b(self.content_key(problem).encode(), digest_size=8, person=b"cube-split").digest()
+        digest = hashlib.blake2b(
+            self.content_key(problem).encode(), digest_size=8, person=b"cube-split"
+        ).digest()
         return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------
@@ -152,9 +162,9 @@ class ColorCubeRotation:
         )
         return (
             f"A cube has:\n{sides}\n\n"
-            "Each rotation turns the whole cube. Bringing the front, back, left or right side to the top is a "
-            "quarter turn that tips that side up; bringing the bottom to the top is a half turn about the "
-            "left-right axis, so front and back swap places and left and right stay.\n\n"
+            "Each rotation turns the whole cube. Bringing the front, back, left or right side to the top "
+            "is a quarter turn that tips that side up; bringing the bottom to the top is a half turn "
+            "about the left-right axis, so front and back swap places and left and right stay.\n\n"
             f"{turns}\n\n"
             f"What is now the color of the {problem.target} side of the cube? "
             "Give only the color inside <answer></answer>."
