@@ -76,6 +76,14 @@ def test_verify_tolerance_is_half_a_thousandth() -> None:
     angle = GeometryProblem("angle_measure", (2, 1), (0, 0), (1, 3))  # 45 degrees exactly
     assert TASK.verify(angle, "45°").ok and TASK.verify(angle, "45.000 degrees").ok
     assert not TASK.verify(angle, "45.01").ok
+    irrational = GeometryProblem("angle_measure", (2, 1), (0, 0), (1, 4))
+    lo, _ = angle_degrees(irrational.a, irrational.b, irrational.c)
+    for offset, ok in (
+        (Fraction(1, 2000) - Fraction(1, 10**12), True),
+        (Fraction(1, 2000) + Fraction(1, 10**12), False),
+    ):
+        for claimed in (lo + offset, lo - offset):
+            assert TASK.verify(irrational, f"{float(claimed):.12f}").ok is ok
 
 
 def test_verify_accepts_references_and_rejects_mutations() -> None:

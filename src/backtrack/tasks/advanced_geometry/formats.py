@@ -149,6 +149,8 @@ def parse_trace(problem: Any, text: str) -> ParsedTrace:
 class BacktrackK:
     """k wrong methods (option ``k``, default 1), each checked and abandoned, then the right one."""
 
+    statement_first = False  # the dataset prompt is task.prompt(problem)
+
     def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
         if options:
             raise ValueError(f"backtrack-k takes only k, got {', '.join(sorted(options))}")
@@ -160,6 +162,8 @@ class BacktrackK:
 
 class Direct:
     """The right method and its check only (``backtrack-k`` with k = 0)."""
+
+    statement_first = False  # the dataset prompt is task.prompt(problem)
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         if options:

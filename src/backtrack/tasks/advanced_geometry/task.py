@@ -126,9 +126,7 @@ def reference_numbers(problem: GeometryProblem) -> tuple[str, ...]:
 def format_answer(problem: GeometryProblem, numbers: tuple[str, ...]) -> str:
     if problem.kind == "orthocenter":
         return f"({numbers[0]}, {numbers[1]})"
-    if problem.kind == "angle_measure":
-        return f"{numbers[0]}°"
-    return numbers[0]
+    return numbers[0]  # angles in degrees without the sign, so the text stays ASCII
 
 
 def read_numbers(problem: GeometryProblem, final: str) -> tuple[Fraction, ...] | str:
@@ -212,7 +210,7 @@ class AdvancedGeometry:
         """The exact answer rounded to 3 decimals: (x, y) for the orthocenter, (value,) otherwise."""
         return reference_numbers(problem)
 
-    def reference_answer(self, problem: GeometryProblem) -> str:
+    def reference_answer(self, problem: GeometryProblem, trace: Any = None) -> str:
         return format_answer(problem, self.solve(problem))
 
     # ---- text ---------------------------------------------------------------------------------
@@ -222,6 +220,9 @@ class AdvancedGeometry:
             f"{_QUESTIONS[problem.kind]} An answer within 0.0005 of the exact value is accepted. "
             "Give only the final answer inside <answer></answer>."
         )
+
+    def output_kind(self, text: str = "") -> str:
+        return "answer"  # the kind of every verdict: one final answer (a point or a number)
 
     def vocabulary(self) -> list[str] | None:
         return None
@@ -234,7 +235,7 @@ class AdvancedGeometry:
             return reject(f"verifier error: {type(exc).__name__}: {exc}", "error")
 
     def _verify(self, problem: GeometryProblem, text: str) -> Verdict:
-        kind = "point" if problem.kind == "orthocenter" else "number"
+        kind = self.output_kind()
         if not isinstance(text, str):
             return reject(f"answer must be text, got {type(text).__name__}", kind)
         if len(text) > MAX_ANSWER_CHARS:

@@ -212,6 +212,8 @@ def parse_trace(problem: Arc1DProblem, text: str) -> ParsedTrace:
 class BacktrackK:
     """k wrong rules (option ``k``, default 1), each refuted on an example, then the right rule."""
 
+    statement_first = False  # the dataset prompt is task.prompt(problem)
+
     def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
         if options:
             raise ValueError(f"backtrack-k takes only k, got {', '.join(sorted(options))}")
@@ -223,6 +225,8 @@ class BacktrackK:
 
 class Direct:
     """The right rule checked on every example and applied (``backtrack-k`` with k = 0)."""
+
+    statement_first = False  # the dataset prompt is task.prompt(problem)
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         if options:

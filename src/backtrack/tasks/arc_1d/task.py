@@ -209,7 +209,7 @@ class Arc1D:
         """The test output inferred from the examples (not read from the problem), or None."""
         return infer_output(problem.train, problem.test_input)
 
-    def reference_answer(self, problem: Arc1DProblem) -> str:
+    def reference_answer(self, problem: Arc1DProblem, trace: Any = None) -> str:
         return format_grid(problem.test_output)
 
     # ---- text ---------------------------------------------------------------------------------
@@ -228,6 +228,9 @@ class Arc1D:
             "as digits separated by spaces.",
         ]
         return "\n".join(parts)
+
+    def output_kind(self, text: str = "") -> str:
+        return "grid"  # the kind of every verdict: the only answer form is an output row
 
     def vocabulary(self) -> list[str] | None:
         return None

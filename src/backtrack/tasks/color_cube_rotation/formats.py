@@ -15,6 +15,8 @@ from backtrack.traces.base import ParsedTrace, Trace
 
 
 class DirectFormat:
+    statement_first = False  # the dataset prompt is task.prompt(problem)
+
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         from backtrack.tasks.color_cube_rotation.task import ColorCubeRotation
 

@@ -150,7 +150,7 @@ class ColorCubeRotation:
     def solve(self, problem: CubeProblem) -> str:
         return final_state(problem)[problem.target]
 
-    def reference_answer(self, problem: CubeProblem) -> str:
+    def reference_answer(self, problem: CubeProblem, trace: Any = None) -> str:
         return self.solve(problem)
 
     # ---- text ---------------------------------------------------------------------------------
@@ -169,6 +169,9 @@ class ColorCubeRotation:
             f"What is now the color of the {problem.target} side of the cube? "
             "Give only the color inside <answer></answer>."
         )
+
+    def output_kind(self, text: str = "") -> str:
+        return "color"  # the kind of every verdict: the only answer form is a colour name
 
     def vocabulary(self) -> list[str] | None:
         return None
