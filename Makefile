@@ -23,3 +23,4 @@ format:
 bench: setup
 	.venv/bin/python benchmarks/bench_countdown.py
 	.venv/bin/python benchmarks/bench_sudoku.py
+	.venv/bin/python benchmarks/bench_verifiers.py
