@@ -185,3 +185,13 @@ def test_hostile_text_gets_a_verdict(text: str, index: int) -> None:
     TASK.well_formed(problem, text)
     parsed = BACKTRACK.parse(problem, text)
     assert not parsed.valid or verdict.ok
+
+
+def test_well_formed_accepts_a_point_or_a_number_in_an_answer_block() -> None:
+    point = next(p for p in PROBLEMS if p.kind == "orthocenter")
+    assert TASK.well_formed(point, "<answer>(1.5, -2)</answer>") and TASK.well_formed(
+        point, "<answer>3.25</answer>"
+    )
+    assert not TASK.well_formed(point, "(1.5, -2)")  # no answer block
+    assert not TASK.well_formed(point, "<answer>x = 1.5</answer>")
+    assert not TASK.well_formed(point, "<answer>1e400</answer>")

@@ -168,3 +168,11 @@ def test_hostile_text_gets_a_verdict(text: str, index: int) -> None:
     TASK.well_formed(problem, text)
     parsed = BACKTRACK.parse(problem, text)
     assert not parsed.valid or verdict.ok
+
+
+def test_well_formed_accepts_any_row_of_digits_in_an_answer_block() -> None:
+    problem = PROBLEMS[0]
+    assert TASK.well_formed(problem, f"<answer>{TASK.reference_answer(PROBLEMS[1])}</answer>")
+    assert not TASK.well_formed(problem, TASK.reference_answer(problem))  # no answer block
+    assert not TASK.well_formed(problem, "<answer>0 1 x</answer>")
+    assert not TASK.well_formed(problem, "<answer>12 3</answer>")

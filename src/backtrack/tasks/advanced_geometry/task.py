@@ -268,9 +268,14 @@ class AdvancedGeometry:
         return format_answer(problem, tuple(format3(n) for n in numbers))
 
     def well_formed(self, problem: GeometryProblem, text: str) -> bool:
+        """An ``<answer>`` block holding a point or a number (either shape: the format reward gives a
+        well-formed wrong answer, such as another problem's, its small share)."""
         if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS or "<answer>" not in text:
             return False
-        return self.answer_key(problem, text) is not None
+        final = extract_answer(text).strip()
+        return len(final) <= MAX_FINAL_CHARS and bool(
+            _POINT_RE.fullmatch(final) or _SCALAR_RE.fullmatch(final)
+        )
 
     def formats(self) -> dict[str, Any]:
         from backtrack.tasks.advanced_geometry.formats import FORMATS

@@ -261,7 +261,17 @@ class Arc1D:
         return None if isinstance(claimed, str) else format_grid(claimed)
 
     def well_formed(self, problem: Arc1DProblem, text: str) -> bool:
-        return isinstance(text, str) and "<answer>" in text and self.answer_key(problem, text) is not None
+        """An ``<answer>`` block holding a row of digits (of any length: the format reward gives a
+        well-formed wrong row, such as another problem's answer, its small share)."""
+        if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS or "<answer>" not in text:
+            return False
+        final = extract_answer(text)
+        cells = final.strip().removeprefix("[").removesuffix("]").replace(",", " ").split()
+        return (
+            len(final) <= 4 * MAX_SIZE + 8
+            and 1 <= len(cells) <= MAX_SIZE
+            and all(len(c) == 1 and c in "0123456789" for c in cells)
+        )
 
     def formats(self) -> dict[str, Any]:
         from backtrack.tasks.arc_1d.formats import FORMATS
