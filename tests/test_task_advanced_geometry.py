@@ -146,6 +146,11 @@ def test_parser_catches_illegal_branches() -> None:
     assert not parsed.valid and any("already tried" in e for e in parsed.errors)
     made_up = text.replace("Try r = ", "Try r = 2 * ", 1)
     assert not BACKTRACK.parse(problem, made_up).valid
+    check_line = next(line for line in lines if "Check: r * s = " in line)
+    figure = check_line.split("r * s = ")[1].split(",")[0]
+    tampered = text.replace(check_line, check_line.replace(figure, f"{float(figure) + 1:.3f}", 1), 1)
+    parsed = BACKTRACK.parse(problem, tampered)
+    assert not parsed.valid and any("reads" in e for e in parsed.errors)
 
 
 def test_problem_round_trips_and_cli_notation() -> None:

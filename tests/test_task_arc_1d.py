@@ -176,3 +176,12 @@ def test_well_formed_accepts_any_row_of_digits_in_an_answer_block() -> None:
     assert not TASK.well_formed(problem, TASK.reference_answer(problem))  # no answer block
     assert not TASK.well_formed(problem, "<answer>0 1 x</answer>")
     assert not TASK.well_formed(problem, "<answer>12 3</answer>")
+
+
+def test_the_trace_uses_a_rule_that_applies_to_the_test_input() -> None:
+    # "move 4 right" explains the example but has no room on the test input; the wrapping move does.
+    train = [{"input": [0, 3, 0, 0, 0, 0, 0, 0, 0, 0], "output": [0, 0, 0, 0, 0, 3, 0, 0, 0, 0]}]
+    problem = TASK.parse_problem(json.dumps({"train": train, "test_input": [0, 0, 0, 0, 0, 0, 0, 0, 3, 0]}))
+    assert problem.test_output == (0, 0, 3, 0, 0, 0, 0, 0, 0, 0)
+    trace = TASK.formats()["direct"].render(problem)
+    assert "wrapping" in trace.text and TASK.formats()["direct"].parse(problem, trace.text).valid

@@ -126,8 +126,11 @@ def parse_trace(problem: Any, text: str) -> ParsedTrace:
                 errors.append(f"line {n}: a check without a method")
                 continue
             method, value = current
-            _, got, expected = quantity.check(problem.a, problem.b, problem.c, value)
+            check_text, got, expected = quantity.check(problem.a, problem.b, problem.c, value)
             fails = abs(got - expected) > AGREE
+            true_figures = [float(f) for f in _figures(check_text)]
+            if not _close(_figures(body.removeprefix("Check: ")), true_figures):
+                errors.append(f"line {n}: the check of {method.name} reads {check_text}")
             claims_fail = body.endswith("They differ.")
             if claims_fail != fails or not (claims_fail or body.endswith("They agree.")):
                 errors.append(f"line {n}: the check of {method.name} {'fails' if fails else 'holds'}")

@@ -13,7 +13,8 @@
     <answer>0 1 1 1 0 0</answer>
 
 A wrong branch is a rule of ``rules.py`` that does not explain the examples, checked example by
-example until one refutes it (the examples before may match). The k rules are distinct. ``direct``
+example until one refutes it (the examples before may match; such rules are chosen first). The k
+rules are distinct. ``direct``
 is the same trace with no wrong branch. The parser applies each named rule itself, so every claimed
 grid, match and mismatch is checked, and the answer goes through the task's verifier.
 """
@@ -75,16 +76,26 @@ def render_trace(problem: Arc1DProblem, k: int, rng: random.Random | None) -> Tr
     if not isinstance(k, int) or isinstance(k, bool) or k < 0:
         raise ValueError(f"k must be an integer >= 0, got {k!r}")
     rng = rng or random.Random(0)
-    correct = consistent_rules(problem.train)
-    answer = correct[0].apply(problem.test_input) if correct else None
-    if answer is None or answer != problem.test_output:
+    # A rule that explains the examples may not apply to the test input (a move with no room left
+    # where the wrapping move has): use the first one that gives the answer.
+    correct = [
+        r for r in consistent_rules(problem.train) if r.apply(problem.test_input) == problem.test_output
+    ]
+    if not correct:
         raise ValueError("no rule of the library explains the examples and gives the answer")
+    answer = problem.test_output
     wrong = wrong_rules(problem)
     if len(wrong) < k:
         raise ValueError(f"the problem has only {len(wrong)} refutable wrong rules, fewer than k={k}")
+    # Rules that match some examples before one refutes them are the most plausible wrong guesses
+    # (about 4% of wrong rules): use those first, in random order, then the others.
+    late = [rule for rule in wrong if refutation(problem, rule)]
+    early = [rule for rule in wrong if not refutation(problem, rule)]
+    rng.shuffle(late)
+    rng.shuffle(early)
     lines = ["<think>"]
     steps = 0
-    for rule in rng.sample(wrong, k):
+    for rule in (late + early)[:k]:
         branch = _branch(problem, rule, refutation(problem, rule) or 0)
         lines += [*branch, RETURN]
         steps += len(branch)
