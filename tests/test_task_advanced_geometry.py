@@ -200,3 +200,9 @@ def test_well_formed_accepts_a_point_or_a_number_in_an_answer_block() -> None:
     assert not TASK.well_formed(point, "(1.5, -2)")  # no answer block
     assert not TASK.well_formed(point, "<answer>x = 1.5</answer>")
     assert not TASK.well_formed(point, "<answer>1e400</answer>")
+
+
+@pytest.mark.parametrize("text", ["", "null", "[]", '"x"', "[" * 4000 + "]" * 4000, "{" * 20_000, "{}"])
+def test_parse_problem_rejects_bad_notation_with_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="expected JSON"):
+        TASK.parse_problem(text)

@@ -185,3 +185,9 @@ def test_the_trace_uses_a_rule_that_applies_to_the_test_input() -> None:
     assert problem.test_output == (0, 0, 3, 0, 0, 0, 0, 0, 0, 0)
     trace = TASK.formats()["direct"].render(problem)
     assert "wrapping" in trace.text and TASK.formats()["direct"].parse(problem, trace.text).valid
+
+
+@pytest.mark.parametrize("text", ["", "null", "[]", '"x"', "[" * 4000 + "]" * 4000, "{" * 20_000, "{}"])
+def test_parse_problem_rejects_bad_notation_with_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="expected JSON"):
+        TASK.parse_problem(text)

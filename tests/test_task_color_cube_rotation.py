@@ -129,3 +129,9 @@ def test_hostile_text_gets_a_verdict(text: str) -> None:
 def test_non_text_is_rejected() -> None:
     assert not TASK.verify(PROBLEMS[0], None).ok  # type: ignore[arg-type]
     assert all(isinstance(c, str) for c in SIDES)
+
+
+@pytest.mark.parametrize("text", ["", "null", "[]", '"x"', "[" * 4000 + "]" * 4000, "{" * 20_000, "{}"])
+def test_parse_problem_rejects_bad_notation_with_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="expected JSON"):
+        TASK.parse_problem(text)

@@ -189,7 +189,7 @@ class AdvancedGeometry:
         try:
             row = json.loads(text)
             return make_problem(row["kind"], row["A"], row["B"], row["C"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ValueError(f"cannot read the problem ({exc}); {form}") from None
         except ValueError as exc:
             raise ValueError(f"{exc}; {form}") from None

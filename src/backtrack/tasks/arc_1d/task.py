@@ -187,7 +187,7 @@ class Arc1D:
         try:
             row = json.loads(text)
             return make_problem(row["train"], row["test_input"], row.get("test_output"))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ValueError(f"cannot read the problem ({exc}); {form}") from None
         except ValueError as exc:
             raise ValueError(f"{exc}; {form}") from None

@@ -129,7 +129,7 @@ class ColorCubeRotation:
         try:
             row = json.loads(text)
             return make_problem(row["initial"], row["rotations"], row["target"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ValueError(f"cannot read the problem ({exc}); {form}") from None
         except ValueError as exc:
             raise ValueError(f"{exc}; {form}") from None
