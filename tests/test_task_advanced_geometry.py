@@ -206,3 +206,9 @@ def test_well_formed_accepts_a_point_or_a_number_in_an_answer_block() -> None:
 def test_parse_problem_rejects_bad_notation_with_a_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="expected JSON"):
         TASK.parse_problem(text)
+
+
+def test_config_dict_survives_json() -> None:
+    config = AdvancedGeometry.from_config(kinds=["angle_measure"]).config_dict()
+    assert json.loads(json.dumps(config)) == config
+    assert AdvancedGeometry.from_config(**config).config.kinds == ("angle_measure",)

@@ -157,7 +157,8 @@ class AdvancedGeometry:
         return cls(GeometryConfig(**options))
 
     def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+        # kinds as a list: the dict is stored as JSON (dataset metadata, tokenizer config) and compared
+        return {**asdict(self.config), "kinds": list(self.config.kinds)}
 
     # ---- problems -----------------------------------------------------------------------------
     def generate(self, rng: random.Random) -> GeometryProblem:
