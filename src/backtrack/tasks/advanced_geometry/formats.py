@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from backtrack.tasks.advanced_geometry.methods import QUANTITIES, Method, fmt_value, wrong_methods
@@ -153,6 +155,7 @@ class BacktrackK:
     """k wrong methods (option ``k``, default 1), each checked and abandoned, then the right one."""
 
     statement_first = False  # the dataset prompt is task.prompt(problem)
+    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
 
     def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
         if options:
@@ -167,6 +170,7 @@ class Direct:
     """The right method and its check only (``backtrack-k`` with k = 0)."""
 
     statement_first = False  # the dataset prompt is task.prompt(problem)
+    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         if options:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from backtrack.tasks.arc_1d.rules import RULE_BY_NAME, RULES, Rule
@@ -224,6 +226,7 @@ class BacktrackK:
     """k wrong rules (option ``k``, default 1), each refuted on an example, then the right rule."""
 
     statement_first = False  # the dataset prompt is task.prompt(problem)
+    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
 
     def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
         if options:
@@ -238,6 +241,7 @@ class Direct:
     """The right rule checked on every example and applied (``backtrack-k`` with k = 0)."""
 
     statement_first = False  # the dataset prompt is task.prompt(problem)
+    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         if options:

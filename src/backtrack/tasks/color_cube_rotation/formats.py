@@ -9,6 +9,8 @@ The left side is gold.</think>
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from backtrack.traces.base import ParsedTrace, Trace
@@ -16,6 +18,7 @@ from backtrack.traces.base import ParsedTrace, Trace
 
 class DirectFormat:
     statement_first = False  # the dataset prompt is task.prompt(problem)
+    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
 
     def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
         from backtrack.tasks.color_cube_rotation.task import ColorCubeRotation
