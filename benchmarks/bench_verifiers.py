@@ -46,8 +46,21 @@ def hostile_texts(task: Any, problem: Any) -> list[str]:
         ((body + "\n") * (n // (len(body) + 1)))[: n - 40] + f"<answer>{reference}</answer>",
         "Step 1: Hypothesis: " * (n // 20),
         "\n" * n,
+        *repeated_lines(traces),
         *edge_claims(task, problem),
     ]
+
+
+def repeated_lines(traces: list[str]) -> list[str]:
+    """Each line of a rendered trace repeated up to the length limit, inside the trace: the parsers
+    must not redo a costly check for every copy."""
+    out = []
+    for trace in traces:
+        lines = trace.splitlines()
+        for i in range(1, len(lines) - 2):
+            copies = [lines[i]] * (MAX_ANSWER_CHARS // (len(lines[i]) + 1) - len(lines))
+            out.append("\n".join(lines[: i + 1] + copies + lines[i + 1 :])[:MAX_ANSWER_CHARS])
+    return out
 
 
 def edge_claims(task: Any, problem: Any) -> list[str]:

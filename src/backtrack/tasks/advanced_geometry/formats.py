@@ -124,8 +124,9 @@ def parse_trace(problem: Any, text: str) -> ParsedTrace:
                 errors.append(f"line {n}: {name} gives {fmt_value(value)}")
             current, check_failed = (method, value), None
         elif body.startswith("Check: "):
-            if current is None:
-                errors.append(f"line {n}: a check without a method")
+            if current is None or check_failed is not None:
+                # One check per method: a repeated check is an error, so its cost counts to MAX_ERRORS.
+                errors.append(f"line {n}: a check without a method, or a second check of one")
                 continue
             method, value = current
             check_text, got, expected = quantity.check(problem.a, problem.b, problem.c, value)

@@ -163,8 +163,9 @@ class _Replay:
         self.checked += 1
 
     def test(self, n: int, text: str) -> None:
-        if self.rule is None or self.refuted or self.checked != len(self.problem.train):
-            self.errors.append(f"line {n}: the test input before a rule matched every example")
+        if self.rule is None or self.refuted or self.checked != len(self.problem.train) or self.applied:
+            # Applying twice is an error too, so every costly line either advances or counts to MAX_ERRORS.
+            self.errors.append(f"line {n}: the test input before a rule matched every example, or twice")
             return
         got = self.grid(n, text, len(self.problem.test_input))
         if got is not None and got != self.rule.apply(self.problem.test_input):
