@@ -23,6 +23,11 @@ CASES = [("countdown", fmt, 60) for fmt in COUNTDOWN_FORMATS] + [
     ("list_functions", "direct", 30),
     ("zebra_puzzles", "direct", 12),
     ("self_reference", "direct", 30),
+    ("arc_1d", "direct", 12),
+    ("arc_1d", "backtrack-k", 12),
+    ("advanced_geometry", "direct", 12),
+    ("advanced_geometry", "backtrack-k", 12),
+    ("color_cube_rotation", "direct", 12),
 ]
 PROBLEM_FIELDS = {"countdown": ("numbers", "target"), "sudoku": ("puzzle",)}
 # A tiny CountDown game: few distinct problems, so duplicates are common.
