@@ -9,7 +9,6 @@ rigorous intervals refined until the comparison is certain; see ``exact.py``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -27,7 +26,7 @@ from backtrack.tasks.advanced_geometry.exact import (
     orthocenter,
     sub,
 )
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, extract_answer, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, accept, extract_answer, reject
 
 KINDS = ("orthocenter", "incircle_radius", "angle_measure")
 TOLERANCE = Fraction(1, 2000)
@@ -140,21 +139,12 @@ def read_numbers(problem: GeometryProblem, final: str) -> tuple[Fraction, ...] |
 
 
 @dataclass
-class AdvancedGeometry:
+class AdvancedGeometry(TaskBase):
     """The advanced geometry task: reasoning-gym generator, our exact solver, prompt and verifier."""
 
-    config: GeometryConfig = field(default_factory=GeometryConfig)
     name: ClassVar[str] = "advanced_geometry"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> AdvancedGeometry:
-        known = set(GeometryConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(GeometryConfig(**options))
+    config_class: ClassVar[type] = GeometryConfig
+    config: GeometryConfig = field(default_factory=GeometryConfig)
 
     def config_dict(self) -> dict[str, Any]:
         # kinds as a list: the dict is stored as JSON (dataset metadata, tokenizer config) and compared
@@ -197,14 +187,6 @@ class AdvancedGeometry:
 
     def content_key(self, problem: GeometryProblem) -> str:
         return f"{problem.kind}:{problem.a}{problem.b}{problem.c}".replace(" ", "")
-
-    problem_key = content_key  # the name data.py used before the protocol settled on content_key
-
-    def split_of(self, problem: GeometryProblem) -> str:
-        digest = hashlib.blake2b(
-            self.content_key(problem).encode(), digest_size=8, person=b"geom-split"
-        ).digest()
-        return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------
     def solve(self, problem: GeometryProblem) -> tuple[str, ...]:

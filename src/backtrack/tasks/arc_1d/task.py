@@ -9,14 +9,13 @@ generator's label; the rest are drawn again (1.65% of 2,000 items, see docs/task
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from backtrack.tasks.arc_1d.rules import RULES, Grid, Rule
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, extract_answer, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, accept, extract_answer, reject
 
 MAX_SIZE = 100
 MAX_TRAIN = 10
@@ -126,24 +125,12 @@ def make_problem(train: Any, test_input: Any, test_output: Any = None, family: s
 
 
 @dataclass
-class Arc1D:
+class Arc1D(TaskBase):
     """The 1D ARC task: reasoning-gym generator, our rule-inference solver, prompt and verifier."""
 
-    config: Arc1DConfig = field(default_factory=Arc1DConfig)
     name: ClassVar[str] = "arc_1d"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> Arc1D:
-        known = set(Arc1DConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(Arc1DConfig(**options))
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_class: ClassVar[type] = Arc1DConfig
+    config: Arc1DConfig = field(default_factory=Arc1DConfig)
 
     # ---- problems -----------------------------------------------------------------------------
     def draw(self, seed: int) -> tuple[Arc1DProblem, bool]:
@@ -195,14 +182,6 @@ class Arc1D:
     def content_key(self, problem: Arc1DProblem) -> str:
         examples = ";".join(f"{format_grid(i)}>{format_grid(o)}" for i, o in problem.train)
         return f"{examples}|{format_grid(problem.test_input)}"
-
-    problem_key = content_key  # the name data.py used before the protocol settled on content_key
-
-    def split_of(self, problem: Arc1DProblem) -> str:
-        digest = hashlib.blake2b(
-            self.content_key(problem).encode(), digest_size=8, person=b"arc1d-split"
-        ).digest()
-        return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------
     def solve(self, problem: Arc1DProblem) -> Grid | None:

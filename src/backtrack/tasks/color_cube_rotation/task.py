@@ -8,13 +8,12 @@ generator's own question leaves open.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict, accept, extract_answer, reject
+from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, accept, extract_answer, reject
 from backtrack.tasks.color_cube_rotation.cube import COLORS, ROTATIONS, SIDES, describe, rotate
 
 MAX_COLOR_CHARS = 40  # longer than any colour name with spaces and a full stop
@@ -77,24 +76,12 @@ def _normalize(answer: str) -> str:
 
 
 @dataclass
-class ColorCubeRotation:
+class ColorCubeRotation(TaskBase):
     """The colour cube task: reasoning-gym generator, our prompt, solver and verifier."""
 
-    config: ColorCubeConfig = field(default_factory=ColorCubeConfig)
     name: ClassVar[str] = "color_cube_rotation"
-
-    @classmethod
-    def from_config(cls, **options: Any) -> ColorCubeRotation:
-        known = set(ColorCubeConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown {cls.name} option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        return cls(ColorCubeConfig(**options))
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+    config_class: ClassVar[type] = ColorCubeConfig
+    config: ColorCubeConfig = field(default_factory=ColorCubeConfig)
 
     # ---- problems -----------------------------------------------------------------------------
     def generate(self, rng: random.Random) -> CubeProblem:
@@ -137,14 +124,6 @@ class ColorCubeRotation:
     def content_key(self, problem: CubeProblem) -> str:
         initial = ",".join(f"{s}={c}" for s, c in problem.initial)
         return f"{initial}|{','.join(problem.rotations)}|{problem.target}"
-
-    problem_key = content_key  # the name data.py used before the protocol settled on content_key
-
-    def split_of(self, problem: CubeProblem) -> str:
-        digest = hashlib.blake2b(
-            self.content_key(problem).encode(), digest_size=8, person=b"cube-split"
-        ).digest()
-        return "test" if int.from_bytes(digest, "big") / 2**64 < self.config.test_fraction else "train"
 
     # ---- solving ------------------------------------------------------------------------------
     def solve(self, problem: CubeProblem) -> str:
