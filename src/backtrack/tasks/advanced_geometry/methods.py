@@ -78,6 +78,12 @@ def _circumcenter(a: Point, b: Point, c: Point) -> tuple[float, float]:
     return _point((a[0] + b[0] + c[0] - hx) / 2, (a[1] + b[1] + c[1] - hy) / 2)
 
 
+def _incenter(a: Point, b: Point, c: Point) -> tuple[float, float]:
+    la, lb, lc = _sides(a, b, c)
+    total = la + lb + lc
+    return (la * a[0] + lb * b[0] + lc * c[0]) / total, (la * a[1] + lb * b[1] + lc * c[1]) / total
+
+
 def _ortho_check(a: Point, b: Point, c: Point, value: Value) -> tuple[str, float, float]:
     assert isinstance(value, tuple)
     bc, ca = sub(c, b), sub(a, c)
@@ -101,6 +107,7 @@ ORTHOCENTER = Quantity(
         Method("the midpoint of BC", lambda a, b, c: _midpoint(b, c)),
         Method("the midpoint of CA", lambda a, b, c: _midpoint(c, a)),
         Method("the midpoint of AB", lambda a, b, c: _midpoint(a, b)),
+        Method("the incenter (aA + bB + cC) / (a + b + c)", lambda a, b, c: _incenter(a, b, c)),
     ),
     check=_ortho_check,
 )
@@ -134,6 +141,7 @@ INCIRCLE_RADIUS = Quantity(
         Method("r = 2 * area / (longest side)", lambda a, b, c: 2 * _area(a, b, c) / max(_sides(a, b, c))),
         Method("r = (shorter sides - longest side) / 2", _right_formula),
         Method("r = (a + b + c) / (6 * sqrt(3))", lambda a, b, c: sum(_sides(a, b, c)) / (6 * math.sqrt(3))),
+        Method("r = sqrt(area / pi)", lambda a, b, c: math.sqrt(_area(a, b, c) / math.pi)),
     ),
     check=_radius_check,
 )
@@ -172,6 +180,10 @@ ANGLE_MEASURE = Quantity(
         Method(
             "the direction of BC from the x-axis",
             lambda a, b, c: math.degrees(math.atan2(c[1] - b[1], c[0] - b[0])),
+        ),
+        Method(
+            "the direction of BA from the x-axis",
+            lambda a, b, c: math.degrees(math.atan2(a[1] - b[1], a[0] - b[0])),
         ),
     ),
     check=_angle_check,

@@ -28,7 +28,7 @@ class DirectFormat:
         task = ColorCubeRotation()
         color = task.solve(problem)
         lines = [*task.trace_steps(problem), f"The {problem.target} side is {color}."]
-        text = "<think>" + "\n".join(lines) + "</think>\n<answer>" + color + "</answer>"
+        text = "<think>" + "\n".join(lines) + "</think>\n<answer>" + color + "</answer>\n"
         return Trace(text, True, 0, 0, len(problem.rotations), color)
 
     def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
