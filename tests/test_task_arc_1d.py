@@ -31,6 +31,9 @@ def test_generate_is_deterministic_and_varied() -> None:
     assert len(problem.train) == 2 and 8 <= len(problem.test_input) <= 9
     with pytest.raises(ValueError, match="min_size"):
         Arc1D.from_config(min_size=3)
+    with pytest.raises(ValueError, match="max_size"):  # the generator can hang on longer rows
+        Arc1D.from_config(max_size=41)
+    assert Arc1D.from_config(min_size=38, max_size=40).generate(random.Random(0)).test_input
     with pytest.raises(ValueError, match="unknown"):
         Arc1D.from_config(colors=3)
 

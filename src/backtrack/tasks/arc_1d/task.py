@@ -17,7 +17,10 @@ from typing import Any, ClassVar
 from backtrack.tasks.arc_1d.rules import RULES, Grid, Rule
 from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, accept, extract_answer, reject
 
-MAX_SIZE = 100
+MAX_SIZE = 100  # longest row a problem may have (problems given on the command line)
+# Longest row the generator is asked for: above 40 cells reasoning-gym's palette-recolouring family can
+# need more than 9 distinct colours and then loops forever (it draws colours until it finds a new one).
+MAX_GENERATED_SIZE = 40
 MAX_TRAIN = 10
 MAX_DRAWS = 100  # generator items tried before giving up on finding a determined problem
 
@@ -31,8 +34,8 @@ class Arc1DConfig:
 
     def __post_init__(self) -> None:
         for name, lo, hi in (
-            ("min_size", 8, MAX_SIZE),
-            ("max_size", 8, MAX_SIZE),
+            ("min_size", 8, MAX_GENERATED_SIZE),
+            ("max_size", 8, MAX_GENERATED_SIZE),
             ("num_train", 1, MAX_TRAIN),
         ):
             value = getattr(self, name)
