@@ -83,7 +83,7 @@ WORD_FORMATS = [f for f in formats() if f.split("/")[0] in WORD_TASKS]
 def test_every_format_round_trips_without_unk(task_fmt: tuple[str, str]) -> None:
     task_name, fmt = task_fmt
     tok = tokenizer_for(task_name)
-    task = get_task(task_name, **TASK_CONFIGS.get(task_name, {}))
+    task = get_task(task_name, **TASK_CONFIGS[task_name])
     for seed in range(N_PROBLEMS):
         problem = task.generate(random.Random(seed))
         for options in FORMAT_OPTIONS.get((task_name, fmt), [{}]):
@@ -94,7 +94,7 @@ def test_every_format_round_trips_without_unk(task_fmt: tuple[str, str]) -> None
 
 def test_prompts_round_trip_without_unk(task_name: str) -> None:
     tok = tokenizer_for(task_name)
-    task = get_task(task_name, **TASK_CONFIGS.get(task_name, {}))
+    task = get_task(task_name, **TASK_CONFIGS[task_name])
     for seed in range(N_PROBLEMS * 3):
         assert_exact_round_trip(tok, task.prompt(task.generate(random.Random(seed))))
 
@@ -242,8 +242,8 @@ def test_pattern_sorts_longest_first() -> None:
 # ---- determinism and save / load ---------------------------------------------------------------
 def test_vocabulary_is_deterministic(task_name: str) -> None:
     literals = get_task(task_name).vocabulary()
-    first = build_tokenizer(task_name, **TASK_CONFIGS.get(task_name, {})).get_vocab()
-    second = build_tokenizer(task_name, **TASK_CONFIGS.get(task_name, {})).get_vocab()
+    first = build_tokenizer(task_name, **TASK_CONFIGS[task_name]).get_vocab()
+    second = build_tokenizer(task_name, **TASK_CONFIGS[task_name]).get_vocab()
     assert first == second
     order = vocabulary(literals)
     assert order[:4] == list(SPECIAL_TOKENS)
