@@ -81,7 +81,7 @@ def test_verify_input_file_gives_one_verdict_per_row(capsys, tmp_path):
         )
     )
     code, out, err = run(capsys, "verify", "countdown", "--input", str(rows))
-    assert code == 0
+    assert code == 1  # some rows are wrong
     verdicts = [json.loads(line) for line in out.splitlines()]
     assert [v["ok"] for v in verdicts] == [True, False, False, False]
     assert all(v["reason"] for v in verdicts)
@@ -116,7 +116,7 @@ def test_verify_input_accepts_dataset_rows_with_an_answer(capsys, tmp_path, name
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, err = run(capsys, "verify", name, "--input", str(path))
-    assert code == 0
+    assert code == 1  # the second row is wrong
     assert [json.loads(line)["ok"] for line in out.splitlines()] == [True, False]
     assert "1/2 correct" in err
 

@@ -79,14 +79,14 @@ def mutate(path: tuple, value, *, delete: bool = False) -> dict:
     [
         (("models", 0, "train", "max_steps"), 0, "models[0].train.max_steps"),
         (("models", 1, "eval", 0, "strategy"), "beam", "models[1].eval[0].strategy"),
-        (("models", 0, "train", "max_stepz"), 10, "models[0].train.max_stepz"),
+        (("models", 0, "train", "max_stepz"), 10, "models[0].train"),  # unknown key: named in its table
         (("data", "n"), "many", "data.n"),
         (("models", 0, "eval", 0, "budgets"), [64, 32], "models[0].eval[0].budgets"),
         (("task", "name"), "chess", "task"),
         (("task", "options"), {"n_numbers": 1}, "task"),
         (("models", 1, "format"), "bogus", "recipe"),
         (("models", 1, "name"), "direct", "recipe"),
-        (("bogus_top_level",), 1, "bogus_top_level"),
+        (("bogus_top_level",), 1, "recipe"),
         (("tokenizer",), {"whole_numbers": -5}, "tokenizer.whole_numbers"),
         (("models", 0, "rl"), {"max_steps": 2, "num_generations": 1}, "models[0].rl.num_generations"),
         (("models", 0, "rl"), {"max_steps": 2, "beta": -1}, "models[0].rl.beta"),
@@ -134,8 +134,27 @@ def test_init_names_an_earlier_model_of_the_same_size():
 
 
 def test_missing_required_section_is_reported():
-    with pytest.raises(RecipeError, match=r"r\.toml: data: Field required"):
+    with pytest.raises(RecipeError, match=r"r\.toml: data: required key missing"):
         parse_recipe(mutate(("data",), None, delete=True), "r.toml")
+
+
+def test_a_misspelt_key_names_the_key_it_meant_and_every_error_is_listed():
+    data = mutate(("models", 0, "train", "max_step"), 10)
+    del data["models"][0]["train"]["max_steps"]
+    data["models"][1]["size"] = "17MB"
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(data, "r.toml")
+    message = str(info.value)
+    assert "models[0].train: unknown key max_step (did you mean max_steps?)" in message
+    assert "max_steps: required key missing" not in message  # the misspelling, not a second problem
+    assert "models[1].size: size '17MB' is neither a named size" in message and "did you mean 17M?" in message
+
+
+def test_format_options_and_budgets_are_checked_at_parse_time():
+    with pytest.raises(RecipeError, match="heuristc: not an option of format countdown/think"):
+        parse_recipe(mutate(("models", 1, "format_options"), {"heuristc": "mult"}))
+    with pytest.raises(RecipeError, match="need a context of"):
+        parse_recipe(mutate(("models", 1, "eval", 0, "budgets"), [64, 100_000]))
 
 
 def test_load_recipe_reports_a_missing_file_and_bad_toml(tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backtrack.report import published_points, write_report
+from backtrack.report import published_points, warnings_for, wilson_interval, winners_by_compute, write_report
 
 
 def results(name: str = "demo") -> dict:
@@ -60,9 +60,59 @@ def test_report_writes_figures_markdown_and_self_contained_html(tmp_path):
     text = page.read_text()
     assert text.count("data:image/png;base64,") == 2  # embedded, no external files needed
     markdown = (tmp_path / "report.md").read_text()
-    assert "dfs: sequential" in markdown and "direct: parallel (oracle)" in markdown
-    assert "40.0% (80/200)" in markdown
-    assert "mean_backtracks" in markdown and '"python": "3.11"' in markdown
+    assert "dfs: sequential" in markdown and "direct: parallel (best-of-n, oracle)" in markdown
+    assert "40.0% (80/200; 95% CI 33.5%–46.9%)" in markdown
+    assert "mean_backtracks" in markdown and "| python | 3.11 |" in markdown
+
+
+def test_report_html_is_rendered_not_preformatted(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(results()))
+    text = write_report(tmp_path).read_text()
+    assert "<table>" in text and "<h2>" in text and "<pre>" not in text.split("<details>")[0]
+    assert "| model |" not in text and "\n## " not in text  # no raw markdown left
+
+
+@pytest.mark.parametrize(("solved", "n", "low", "high"), [(80, 200, 0.3346, 0.4692), (0, 10, 0.0, 0.2775)])
+def test_wilson_interval_matches_hand_computed_values(solved, n, low, high):
+    got = wilson_interval(solved, n)
+    assert got == pytest.approx((low, high), abs=1e-4)
+
+
+def test_the_winner_table_names_the_best_curve_at_each_compute_level():
+    rows = winners_by_compute(results())
+    assert rows[0]["winner"].startswith("direct") and rows[0]["flops"] >= 3.8e9
+    assert rows[-1]["winner"].startswith("direct")  # 61% at 6.1e10 beats 40% at 1.07e11
+    assert all("runner_up" in row for row in rows if row["flops"] >= 4.7e9)
+
+
+def test_warnings_name_an_unchanged_grpo_model_a_worse_one_and_truncation():
+    data = results()
+    direct = data["models"]["direct"]
+    data["models"]["direct-grpo"] = {
+        **direct,
+        "base": "direct",
+        "curves": [
+            {
+                **direct["curves"][0],
+                "points": [{**p, "accuracy": 0.0, "solved": 0} for p in direct["curves"][0]["points"]],
+            }
+        ],
+        "rl": {"rewards": [[1, 0.0], [2, 0.0]], "weight_change": 0.0},
+    }
+    data["models"]["dfs"]["training"] = {"examples": 100, "truncated": 32}
+    text = " ".join(warnings_for(data))
+    assert "direct-grpo is direct unchanged" in text and "every GRPO reward was 0" in text
+    assert "direct-grpo got worse after GRPO" in text and "61.0% → 0.0%" in text
+    assert "32 of 100 training examples" in text
+    assert "oracle selection" in text
+
+
+def test_a_results_file_from_eval_gets_its_own_report_beside_it(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(results()))
+    page = write_report(path)
+    assert page == tmp_path / "mine.html"
+    assert (tmp_path / "mine-figures" / "accuracy_vs_flops.png").is_file()
 
 
 def test_report_needs_results(tmp_path):

@@ -42,6 +42,7 @@ __all__ = [
     "linear_flops",
     "sequence_flops",
     "tokens_for_flops",
+    "training_flops",
 ]
 
 DEFAULT_BUDGETS = (256, 512, 1024, 2048, 4096)  # the reference's sequential budgets (CountDown)
@@ -168,6 +169,15 @@ def tokens_for_flops(dims_or_config: Any, flops: float) -> float:
     # layers * (b/2 * L^2 + (a + b/2) * L) = flops
     qa, qb, qc = b / 2, a + b / 2, -flops / d.layers
     return (-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+
+
+def training_flops(dims_or_config: Any, rows: int, row_length: int) -> float:
+    """Training compute of ``rows`` packed rows of ``row_length`` tokens: forward plus backward is about
+    three forward passes, and a multiply-accumulate is two FLOPs, so ``6 x sequence_flops`` per row; that
+    is ``6 x non-embedding params x tokens`` plus the attention term. An upper estimate: packed rows are
+    taken as full and attention as spanning the whole row (segment attention spans less)."""
+    _check_tokens(rows, "rows")
+    return 6.0 * rows * sequence_flops(dims_or_config, row_length)
 
 
 def budget_table(

@@ -91,6 +91,62 @@ def _has_false_step(trace: Any) -> bool:
     return any(not e.startswith(NO_GOAL) for e in trace.errors)
 
 
+EXAMPLE_CHARS = 1500  # a shown trace is cut here (the report is a page, not a dump)
+
+
+class _RecordingBackend:
+    """The backend a strategy uses, keeping the texts of its last ``generate`` call, so the report can
+    show example traces of strategies whose results keep only verdicts and lengths."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self.last: list[list[str]] = []
+        self.last_stopped: list[list[bool]] = []
+
+    def generate(self, prompts: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+        groups = self._backend.generate(prompts, *args, **kwargs)
+        self.last = [[c.text for c in group] for group in groups]
+        self.last_stopped = [[c.stopped for c in group] for group in groups]
+        return groups
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def pick_examples(
+    task: Any, fmt: str, problems: Sequence[Any], prompts: Sequence[str], texts: Sequence[Sequence[str]]
+) -> list[dict[str, Any]]:
+    """Up to three traces to show: one the verifier accepts, one it rejects, and one holding a false
+    step (a step the parser finds illegal, whatever the final verdict)."""
+    wanted = {"solved": None, "failed": None, "false step": None}
+    for problem, prompt, group in zip(problems, prompts, texts, strict=True):
+        for text in group:
+            verdict = task.verify(problem, text)
+            kind = "solved" if verdict.ok else "failed"
+            if wanted[kind] is None:
+                wanted[kind] = {"kind": kind, "prompt": prompt, "text": text, "reason": verdict.reason}
+            if wanted["false step"] is None:
+                # "no goal reached" is no false step; every other error is a line that is untrue or illegal.
+                steps = [e for e in parse(task, problem, fmt, text).errors if not e.startswith(NO_GOAL)]
+                if steps:
+                    wanted["false step"] = {
+                        "kind": "false step", "prompt": prompt, "text": text, "reason": steps[0],
+                    }  # fmt: skip
+            if all(wanted.values()):
+                break
+        if all(wanted.values()):
+            break
+    failed, false_step = wanted["failed"], wanted["false step"]
+    if failed and false_step and failed["text"] == false_step["text"]:
+        false_step["kind"] = "failed, with a false step"
+        wanted["failed"] = None
+    out = [example for example in wanted.values() if example is not None]
+    for example in out:
+        if len(example["text"]) > EXAMPLE_CHARS:
+            example["text"] = example["text"][:EXAMPLE_CHARS] + "\n[... cut]"
+    return out
+
+
 def _sequential_curve(spec: EvalSpec, results: list[SequentialResult]) -> dict[str, Any]:
     n = len(results)
     points = [
@@ -148,12 +204,13 @@ def evaluate_model(
     Returns the model's ``results.json`` entry (curves, pass@k, trace statistics) and per-problem
     records for ``samples.jsonl``.
     """
-    backend = backend or HFBackend(model, tokenizer, batch_size=batch_size)
+    backend = _RecordingBackend(backend or HFBackend(model, tokenizer, batch_size=batch_size))
     problems = [task.problem_from_dict(row) for row in rows]
     prompts = [row["prompt"] for row in rows]
     curves: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     out: dict[str, Any] = {"format": fmt, "problems": len(rows)}
+    examples: list[dict[str, Any]] = []
     for spec in specs:
         if spec.strategy == "sequential":
             results = sequential(
@@ -164,6 +221,8 @@ def evaluate_model(
             out["trace_stats"] = trace_statistics(
                 task, fmt, problems, [r.text for r in results], [r.stopped for r in results]
             )
+            if not examples:
+                examples = pick_examples(task, fmt, problems, prompts, [[r.text] for r in results])
             records += [{"strategy": "sequential", **r.to_dict()} for r in results]
         elif spec.strategy == "parallel":
             largest = max(spec.samples)
@@ -173,6 +232,13 @@ def evaluate_model(
                 select="oracle" if spec.select == "oracle" else spec.select, seed=seed,
             )  # fmt: skip
             curves.append(_parallel_curve(spec, results, backend.config))
+            if not examples:
+                examples = pick_examples(task, fmt, problems, prompts, backend.last)
+            if "trace_stats" not in out and all(backend.last):
+                # The first sample of each problem stands for the model's traces (no greedy run here).
+                firsts = [group[0] for group in backend.last]
+                stats = trace_statistics(task, fmt, problems, firsts, [g[0] for g in backend.last_stopped])
+                out["trace_stats"] = {**stats, "source": f"first sample at temperature {spec.temperature}"}
             if spec.select == "oracle":
                 ks = [k for k in range(1, largest + 1) if k & (k - 1) == 0 or k == largest]
                 out["pass_at_k"] = {"k": ks, "value": [mean_pass_at_k(results, k) for k in ks]}
@@ -203,6 +269,8 @@ def evaluate_model(
                 )
             curves.append({"strategy": "hybrid", "select": f"{spec.runs} runs", "points": points})
     out["curves"] = curves
+    if examples:
+        out["examples"] = examples
     return out, records
 
 

@@ -7,18 +7,21 @@ bad value is one clear error naming its place (``models[1].train.max_steps``), a
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtrack.device import DEVICE_PATTERN
 from backtrack.tasks import TASK_NAMES, get_task
 from backtrack.traces import formats
+from backtrack.validate import check_format_options
 
 
 class RecipeError(ValueError):
@@ -149,6 +152,14 @@ class ModelSpec(_Spec):
     eval: list[EvalSpec] = Field(min_length=1)
     rl: RLSpec | None = None
 
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, size: str) -> str:
+        from backtrack.validate import check_model_size
+
+        check_model_size(size)
+        return size
+
     @model_validator(mode="after")
     def _rows_fit_the_context(self) -> ModelSpec:
         if self.train.max_length is not None and self.train.max_length > self.context:
@@ -185,6 +196,9 @@ class Recipe(_Spec):
         for i, m in enumerate(self.models):
             if m.format not in known:
                 raise ValueError(f"model {m.name!r}: format {m.format!r} is not one of {', '.join(known)}")
+            check_format_options(
+                self.task.name, m.format, m.format_options, f"model {m.name!r}: format_options"
+            )
             if m.init is None:
                 continue
             earlier = {e.name: e for e in self.models[:i]}
@@ -214,15 +228,72 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "recipe"
 
 
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``list[ModelSpec]`` or ``RLSpec | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_class(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose fields live at ``loc`` (list indices skipped), or None."""
+    cls: type[BaseModel] | None = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if cls is None or part not in cls.model_fields:
+            return None
+        cls = _model_class(cls.model_fields[part].annotation)
+    return cls
+
+
+def validation_messages(
+    exc: ValidationError, root: type[BaseModel], where: Callable[[tuple[Any, ...]], str] = _where
+) -> list[str]:
+    """One ``KEY: message`` per pydantic error. An unknown key names the closest known one (difflib),
+    and the "missing" error of that key is dropped: ``max_step`` is a misspelt ``max_steps``, not two
+    problems."""
+    errors = exc.errors()
+    suggested: set[tuple[Any, ...]] = set()
+    messages: list[str] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden" and loc:
+            parent, key = loc[:-1], str(loc[-1])
+            cls = _model_at(root, parent)
+            known = list(cls.model_fields) if cls else []
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            if close:
+                suggested.add((*parent, close[0]))
+                hint = f"did you mean {close[0]}?"
+            else:
+                hint = f"known: {', '.join(known)}" if known else "not a known key"
+            messages.append(f"{where(parent)}: unknown key {key} ({hint})")
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden" or (error["type"] == "missing" and loc in suggested):
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required key missing"
+        elif error["type"].startswith(("literal_", "greater_", "less_", "int_", "float_", "bool_")):
+            shown = error.get("input")
+            if isinstance(shown, str | int | float) and len(repr(shown)) < 40:
+                message += f" (got {shown!r})"
+        messages.append(f"{where(loc)}: {message}")
+    return messages
+
+
 def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
-    """Validate a recipe given as a dict; errors name the source and the key."""
+    """Validate a recipe given as a dict; errors name the source and each key (all on one line)."""
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise RecipeError(f"{source}: {_where(first['loc'])}: {message}{more}") from None
+        raise RecipeError(f"{source}: {'; '.join(validation_messages(exc, Recipe))}") from None
     check_generation_fits(recipe, source)
     return recipe
 
@@ -350,6 +421,28 @@ init = "direct"
 train = { max_steps = 450, learning_rate = 1e-3, batch_size = 2, save_steps = 150 }
 eval = [{ strategy = "sequential", budgets = [64, 128, 256, 512, 1024] }]
 """
+
+
+def model_training_flops(recipe: Recipe, name: str, dims: Any = None) -> dict[str, float]:
+    """Training FLOPs of one model of a recipe (``backtrack.budget.training_flops`` over its SFT rows):
+    ``own`` for its own stage, ``total`` with every model it continues from (``init``)."""
+    from backtrack.budget import training_flops
+    from backtrack.models import MODEL_SIZES
+
+    spec = recipe.model(name)
+    if dims is None:
+        dims = MODEL_SIZES.get(spec.size)
+    own = 0.0
+    if dims is not None:
+        t = spec.train
+        own = training_flops(dims, t.max_steps * t.batch_size, t.max_length or spec.context)
+    inherited = model_training_flops(recipe, spec.init, dims)["total"] if spec.init else 0.0
+    return {"own": own, "inherited": inherited, "total": own + inherited}
+
+
+def training_flops_estimate(recipe: Recipe) -> float:
+    """All SFT training compute of a recipe (GRPO left out), to warn before a long run."""
+    return sum(model_training_flops(recipe, m.name)["own"] for m in recipe.models)
 
 
 def default_recipe() -> Recipe:

@@ -26,6 +26,8 @@ from typing import Any
 from backtrack.recipes import ModelSpec, Recipe
 
 STAGE_FILE = "stage.json"
+TRUNCATED_WARNING_SHARE = 0.05  # above this share of cut training examples, the log says so
+CACHED_STAGE_SECONDS = 0.5  # a stage this quick was found done, not run
 RL_SUFFIX = "-grpo"  # a model after GRPO: models/<name>-grpo, eval/<name>-grpo, results entry <name>-grpo
 
 
@@ -63,12 +65,14 @@ class Study:
         *,
         log: Callable[[str], None] = print,
         device: str | None = None,
+        progress: bool = True,
     ):
         from accelerate import PartialState
 
         from backtrack.device import resolve_device
 
         self.recipe = recipe
+        self.progress = progress  # progress bars (the CLI turns them off when stderr is not a terminal)
         # Every stage's device: the caller's (--device), else the recipe's, else CUDA when present.
         self.device = resolve_device(device if device is not None else recipe.device)
         # This process's place in a multi-process launch (one process otherwise).
@@ -78,6 +82,27 @@ class Study:
         self.dir = Path(runs_dir) / recipe.name
         self.log = log
         self.timings: dict[str, float] = {}
+        self.stage_seconds: dict[str, float] = {}
+
+    def _stage_timings(self) -> dict[str, float]:
+        """Wall seconds per stage; a stage found cached (~0 s now) keeps the time of the run that made it,
+        read from the previous results.json."""
+        try:
+            previous = json.loads((self.dir / "results.json").read_text()).get("timings", {})
+        except (OSError, ValueError, AttributeError):
+            previous = {}
+        timings = {}
+        for label, seconds in self.stage_seconds.items():
+            cached = seconds < CACHED_STAGE_SECONDS and isinstance(previous.get(label), int | float)
+            timings[label] = previous[label] if cached else round(seconds, 2)
+        return timings
+
+    def _timed(self, label: str, stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return stage(*args, **kwargs)
+        finally:
+            self.stage_seconds[label] = self.stage_seconds.get(label, 0.0) + time.perf_counter() - start
 
     # ---- data ------------------------------------------------------------------------------------
     def data_dir(self, model: ModelSpec) -> Path:
@@ -110,6 +135,7 @@ class Study:
             test_size=r.data.test_size,
             workers=r.data.workers,
             overwrite=True,
+            progress=self.progress,
         )
         _write_json(out / STAGE_FILE, {"hash": digest, "done": True})
         return out
@@ -172,9 +198,15 @@ class Study:
             device=str(self.device),
             resume=resume,
             overwrite=not resume,
+            progress=self.progress,
         )
         net = self._initial_model(model, tokenizer)
         result = train_sft(net, tokenizer, self.data(model), settings)
+        if result.examples and result.truncated / result.examples > TRUNCATED_WARNING_SHARE:
+            self.log(
+                f"[warning] {model.name}: {result.truncated} of {result.examples} training examples "
+                f"({result.truncated / result.examples:.0%}) were cut at {settings.max_length} tokens"
+            )
         self._write_stage(out, {"hash": digest, "done": True, "training": result.to_dict()})
         return out
 
@@ -240,6 +272,7 @@ class Study:
             device=str(self.device),
             resume=resume,
             overwrite=not resume,
+            progress=self.progress,
         )
         net, tokenizer = load_model(self.model_dir(model), device=self.device)
         task = get_task(self.recipe.task.name, **self.recipe.task.options)
@@ -277,13 +310,19 @@ class Study:
         stage = _read_stage(self.model_dir(model)) or {}
         params = parameter_count(net)["total"]
         entry.update(size=model.size, params=params, training=stage.get("training", {}))
+        entry.update(_provenance(self.recipe, model, net, stage.get("training", {})))
         if model.init:
             entry["init"] = model.init
         if after_rl:
             rl = (_read_stage(self.rl_dir(model)) or {}).get("rl", {})
             entry.update(
                 base=model.name,
-                rl={"rewards": rl.get("rewards", []), "solved": rl.get("eval_solved", []), **_rl_summary(rl)},
+                rl={
+                    "rewards": rl.get("rewards", []),
+                    "solved": rl.get("eval_solved", []),
+                    "weight_change": weight_change(self.model_dir(model), self.rl_dir(model)),
+                    **_rl_summary(rl),
+                },
             )
         _write_json(out / "entry.json", entry)
         with (out / "samples.jsonl").open("w") as fh:
@@ -312,12 +351,14 @@ class Study:
         for model in self.recipe.models:
             start = time.perf_counter()
             with self.state.main_process_first():
-                self.data(model)
-            self.train(model, tokenizer)
-            entries[model.name] = self._evaluate_once(model)
+                self._timed(f"{model.name}: data", self.data, model)
+            self._timed(f"{model.name}: train", self.train, model, tokenizer)
+            entries[model.name] = self._timed(f"{model.name}: eval", self._evaluate_once, model)
             if model.rl is not None:
-                self.rl(model)
-                entries[f"{model.name}{RL_SUFFIX}"] = self._evaluate_once(model, after_rl=True)
+                self._timed(f"{model.name}: grpo", self.rl, model)
+                entries[f"{model.name}{RL_SUFFIX}"] = self._timed(
+                    f"{model.name}{RL_SUFFIX}: eval", self._evaluate_once, model, after_rl=True
+                )
             self.timings[model.name] = time.perf_counter() - start
         if not main:
             return self.dir / "report.html"  # written by the main process
@@ -325,6 +366,7 @@ class Study:
             "name": self.recipe.name,
             "recipe": self.recipe.model_dump(mode="json"),
             "environment": {**environment(), "device": str(self.device)},
+            "timings": self._stage_timings(),
             "models": entries,
         }
         _write_json(self.dir / "results.json", results)
@@ -337,18 +379,92 @@ def _rl_summary(rl: dict[str, Any]) -> dict[str, Any]:
     return {k: rl[k] for k in keys if k in rl}
 
 
-def environment() -> dict[str, Any]:
+def _provenance(recipe: Recipe, model: ModelSpec, net: Any, training: dict[str, Any]) -> dict[str, Any]:
+    """Training compute (own, inherited through ``init``, total) and the precision it ran in."""
+    from backtrack.recipes import model_training_flops
+
+    extra = training.get("extra") or {}
+    precision = "bf16" if extra.get("bf16") else "fp32" if "bf16" in extra else None
+    return {"training_flops": model_training_flops(recipe, model.name, net.config), "precision": precision}
+
+
+def weight_change(before: Path, after: Path) -> float | None:
+    """Relative L2 change of the weights from ``before`` to ``after`` (0.0: GRPO changed nothing), or
+    None when either folder has no safetensors weights."""
+    try:
+        import torch
+        from safetensors.torch import load_file
+
+        a, b = load_file(str(before / "model.safetensors")), load_file(str(after / "model.safetensors"))
+    except (OSError, ImportError, RuntimeError):
+        return None
+    diff = norm = 0.0
+    for name, tensor in a.items():
+        if name in b and b[name].shape == tensor.shape:
+            diff += float(torch.sum((b[name].float() - tensor.float()) ** 2))
+            norm += float(torch.sum(tensor.float() ** 2))
+    return (diff / norm) ** 0.5 if norm else None
+
+
+def _git_commit() -> str | None:
+    """The commit of the source tree this package runs from (None outside a git checkout)."""
+    import subprocess
+
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if commit.returncode != 0:
+        return None
+    return commit.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def _device() -> str:
     import torch
-    import transformers
+
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model}, {os.cpu_count()} cores"
+
+
+def environment() -> dict[str, Any]:
+    """Where the numbers were made: code version, packages, device."""
+    from importlib import metadata
+
+    import torch
 
     import backtrack
 
+    packages = {}
+    for name in ("torch", "transformers", "trl", "datasets", "accelerate", "numpy"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
     return {
         "backtrack": backtrack.__version__,
+        "git_commit": _git_commit(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
+        **packages,
         "platform": platform.platform(),
+        "hardware": _device(),
         "cpus": os.cpu_count(),
         "cuda": torch.cuda.is_available(),
     }
@@ -360,6 +476,7 @@ def run_study(
     *,
     log: Callable[[str], None] = print,
     device: str | None = None,
+    progress: bool = True,
 ) -> Path:
     """Run (or resume) ``recipe`` in ``runs_dir/<name>``; ``device`` overrides the recipe's."""
-    return Study(recipe, runs_dir, log=log, device=device).run()
+    return Study(recipe, runs_dir, log=log, device=device, progress=progress).run()

@@ -30,7 +30,10 @@ class SudokuConfig:
                 f"got {self.min_givens} and {self.max_givens}"
             )
         if self.min_givens > self.max_givens:
-            raise ValueError(f"min_givens ({self.min_givens}) must be <= max_givens ({self.max_givens})")
+            raise ValueError(
+                f"min_givens ({self.min_givens}) must be <= max_givens ({self.max_givens}); "
+                "give both, e.g. min_givens=30 max_givens=34"
+            )
         if not isinstance(self.test_fraction, int | float) or not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction!r}")
         if self.max_tries < 1:

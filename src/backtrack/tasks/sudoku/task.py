@@ -37,6 +37,17 @@ class Sudoku(TaskBase):
     name: ClassVar[str] = "sudoku"
     config_class: ClassVar[type] = SudokuConfig
 
+    @classmethod
+    def from_config(cls, **options: Any) -> Sudoku:
+        # One bound given alone moves the other default out of its way: min_givens=30 alone means
+        # 30..30, not an error against the default max of 26.
+        defaults = SudokuConfig()
+        if "min_givens" in options and "max_givens" not in options and isinstance(options["min_givens"], int):
+            options["max_givens"] = max(defaults.max_givens, options["min_givens"])
+        if "max_givens" in options and "min_givens" not in options and isinstance(options["max_givens"], int):
+            options["min_givens"] = min(defaults.min_givens, options["max_givens"])
+        return super().from_config(**options)
+
     # ---- problems -----------------------------------------------------------------------------
     def problem(self, puzzle: str, solution: str | None = None) -> SudokuProblem:
         """A problem from user text; the solution is computed (and must be unique) when not given."""
