@@ -84,17 +84,24 @@ class Study:
         self.timings: dict[str, float] = {}
         self.stage_seconds: dict[str, float] = {}
 
-    def _stage_timings(self) -> dict[str, float]:
-        """Wall seconds per stage; a stage found cached (~0 s now) keeps the time of the run that made it,
-        read from the previous results.json."""
+    def _stage_timings(self, entries: dict[str, Any]) -> dict[str, float]:
+        """Wall seconds per stage. A stage found cached (~0 s now) shows the time of the run that made
+        it: from the previous results.json, or for training from its own record; None if unknown."""
         try:
             previous = json.loads((self.dir / "results.json").read_text()).get("timings", {})
         except (OSError, ValueError, AttributeError):
             previous = {}
-        timings = {}
+        timings: dict[str, float] = {}
         for label, seconds in self.stage_seconds.items():
-            cached = seconds < CACHED_STAGE_SECONDS and isinstance(previous.get(label), int | float)
-            timings[label] = previous[label] if cached else round(seconds, 2)
+            if seconds >= CACHED_STAGE_SECONDS:
+                timings[label] = round(seconds, 2)
+                continue
+            earlier = previous.get(label)
+            if not isinstance(earlier, int | float) or earlier < CACHED_STAGE_SECONDS:
+                name, _, stage = label.partition(": ")
+                earlier = (entries.get(name, {}).get("training") or {}).get("wall_seconds")
+                earlier = earlier if stage == "train" and isinstance(earlier, int | float) else seconds
+            timings[label] = round(earlier, 2)
         return timings
 
     def _timed(self, label: str, stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -366,7 +373,7 @@ class Study:
             "name": self.recipe.name,
             "recipe": self.recipe.model_dump(mode="json"),
             "environment": {**environment(), "device": str(self.device)},
-            "timings": self._stage_timings(),
+            "timings": self._stage_timings(entries),
             "models": entries,
         }
         _write_json(self.dir / "results.json", results)
