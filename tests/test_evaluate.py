@@ -122,3 +122,23 @@ def test_false_step_share_counts_untrue_lines_not_unfinished_searches():
     assert stats["false_step_share"] == 2 / 4
     # the false line is corrected on the next one, so the goal path itself is legal
     assert stats["valid_share"] == 2 / 4
+
+
+def test_selections_over_the_same_draw_generate_once(tok):
+    data = rows("direct")
+    model = build_model("tiny", tok, 256)
+    backend = ScriptedBackend(tok, {r["prompt"]: r["completion"] for r in data}, model.config)
+    calls = []
+    generate = backend.generate
+    backend.generate = lambda *a, **k: calls.append(k) or generate(*a, **k)
+    specs = [
+        EvalSpec(strategy="parallel", samples=[1, 2], max_new_tokens=200, select=select)
+        for select in ("oracle", "majority", "first_valid")
+    ]
+    entry, _ = evaluate_model(None, tok, TASK, data, specs, fmt="direct", backend=backend)
+    assert len(calls) == 1
+    assert [c["select"] for c in entry["curves"]] == ["oracle", "majority", "first_valid"]
+    # another temperature is another draw
+    hotter = EvalSpec(strategy="parallel", samples=[1, 2], max_new_tokens=200, temperature=1.0)
+    evaluate_model(None, tok, TASK, data, [specs[0], hotter], fmt="direct", backend=backend)
+    assert len(calls) == 3

@@ -96,15 +96,25 @@ EXAMPLE_CHARS = 1500  # a shown trace is cut here (the report is a page, not a d
 
 class _RecordingBackend:
     """The backend a strategy uses, keeping the texts of its last ``generate`` call, so the report can
-    show example traces of strategies whose results keep only verdicts and lengths."""
+    show example traces of strategies whose results keep only verdicts and lengths.
+
+    It also answers a repeated call (same prompts, counts, cap, temperature and seed) from memory:
+    evaluation specs that differ only in how they select among the same samples (``oracle``,
+    ``majority``, ``first_valid``) then share one draw, as they would in a real deployment, instead
+    of paying for generation once per selection rule.
+    """
 
     def __init__(self, backend: Any) -> None:
         self._backend = backend
+        self._drawn: dict[Any, Any] = {}
         self.last: list[list[str]] = []
         self.last_stopped: list[list[bool]] = []
 
     def generate(self, prompts: Sequence[str], *args: Any, **kwargs: Any) -> Any:
-        groups = self._backend.generate(prompts, *args, **kwargs)
+        key = (tuple(prompts), args, tuple(sorted(kwargs.items())))
+        if key not in self._drawn:
+            self._drawn[key] = self._backend.generate(prompts, *args, **kwargs)
+        groups = self._drawn[key]
         self.last = [[c.text for c in group] for group in groups]
         self.last_stopped = [[c.stopped for c in group] for group in groups]
         return groups
