@@ -60,12 +60,32 @@ def format_revert(i: int, candidates: tuple[int, ...]) -> str:
     return f"{REVERT}: {CELL_NAMES[i]} [{', '.join(map(str, candidates))}] = {NONE}"
 
 
+# The backtrack-k format's tags and its one sentence ("Wait, this doesn't lead to the correct
+# solution. Let me go back to step 12."), word by word.
+THINK_LITERALS = ("<think>", "</think>", "<answer>", "</answer>", ",", ".")
+THINK_WORDS = (
+    "Wait", "this", "doesn't", "lead", "to", "the", "correct", "solution", "Let", "me", "go", "back", "step",
+    "start",
+)  # fmt: skip
+
+
 def vocabulary() -> list[str]:
     """Literals a tokenizer keeps whole: one token per cell, digits, the format words, separators.
 
-    Covers the prompt (digits and newlines), grids, direct fills and every dfs trace line.
+    Covers the prompt (digits and newlines), grids, direct fills, every dfs trace line and the
+    backtrack-k tags and sentence.
     """
-    return [*CELL_NAMES, *"0123456789", GUESS, NOCAND, REVERT, NONE, *SEPARATORS]
+    return [
+        *CELL_NAMES,
+        *"0123456789",
+        GUESS,
+        NOCAND,
+        REVERT,
+        NONE,
+        *SEPARATORS,
+        *THINK_LITERALS,
+        *THINK_WORDS,
+    ]
 
 
 _CELL = r"\(\s*([0-8])\s*,\s*([0-8])\s*\)"
@@ -312,6 +332,20 @@ class _Replayer:
         self.result.gave_up = not self.stack
 
 
+# The line reader for other formats of this package that mix these lines with prose (backtrack-k).
+LINE_FILL, LINE_GUESS, LINE_NOCAND, LINE_REVERT, LINE_BAD = _FILL, _GUESS, _NOCAND, _REVERT, _BAD
+
+
+def read_line(raw: str) -> _Line:
+    """One non-blank line read as (kind, cell, candidates, digit); kind LINE_BAD carries the error
+    text in place of the cell. Bounded: a line over MAX_LINE_CHARS is rejected unread."""
+    read = _CANONICAL_FILLS.get(raw)
+    if read is None:
+        line = raw.strip()
+        read = _read_line(line, True) if line else (_BAD, "blank line", (), 0)
+    return read
+
+
 def replay(puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_error: bool = False) -> Replay:
     """Replay fill lines (and, with ``allow_search``, guess/nocand/revert lines) against ``puzzle``.
 
@@ -367,7 +401,10 @@ def replay_reason(result: Replay) -> str:
 
 
 def detect_kind(text: str) -> str:
-    """'trace' (search lines present), 'steps' (fill lines) or 'grid'."""
+    """'think' (a backtrack-k ``<think>`` text), 'trace' (search lines present), 'steps' (fill lines)
+    or 'grid'."""
+    if "<think>" in text or "</think>" in text:
+        return "think"
     if GUESS in text or NOCAND in text or REVERT in text:
         return "trace"
     if "=" in text or "(" in text:

@@ -45,7 +45,7 @@ from backtrack.tasks.sudoku.board import (
 )
 from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
 
-__all__ = ["STRATEGIES", "dfs_naive", "dfs_strategy", "search_events"]
+__all__ = ["STRATEGIES", "dfs_naive", "dfs_strategy", "propagate_guess", "search_events"]
 
 # Boxes (pointing looks at their rows and columns) and lines (claiming looks at their boxes).
 _BOX_UNITS = UNITS[18:]
@@ -313,3 +313,13 @@ def search_events(
             f"unknown sudoku search strategy {strategy!r} (known: {', '.join(STRATEGIES)})"
         ) from None
     return run(problem, **limits)
+
+
+def propagate_guess(board: str, cell: int, value: int) -> tuple[list[tuple[int, int]], int]:
+    """What ``dfs_naive`` does right after guessing ``value`` at empty ``cell`` of ``board``: the forced
+    fills it makes, as (cell, digit) in order, and the cell it then finds without candidates (-1 when
+    it finds none and would guess again). A dead end here is a whole failed subtree of the search."""
+    search = _Search(board, False, None, None)
+    search.place(cell, value)
+    fills, dead = search.propagate(())
+    return [(r * 9 + c, v) for r, c, v in (e.action for e in fills)], dead  # type: ignore[misc]

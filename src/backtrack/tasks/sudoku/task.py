@@ -132,7 +132,8 @@ class Sudoku(TaskBase):
 
     # ---- verifying ----------------------------------------------------------------------------
     def verify(self, problem: SudokuProblem, answer: str) -> Verdict:
-        """Check untrusted model text: a final grid, a list of fills, or a whole dfs trace."""
+        """Check untrusted model text: a final grid, a list of fills, a whole dfs trace, or a
+        backtrack-k ``<think>`` text (its ``<answer>`` grid decides)."""
         try:
             return self._verify(problem, answer)
         except Exception as exc:  # a verifier bug must not crash a reward worker
@@ -149,6 +150,10 @@ class Sudoku(TaskBase):
         if answer.startswith(prompt):  # prompt + completion, as a dataset row holds them
             answer = answer[len(prompt) :]
         kind = detect_kind(answer)
+        if kind == "think":
+            from backtrack.tasks.sudoku.formats import backtrack_k
+
+            return backtrack_k.verify(problem, answer)
         if kind == "trace":
             return self.verify_trace(problem, answer)
         body = extract_answer(answer)
@@ -183,8 +188,9 @@ class Sudoku(TaskBase):
 
     # ---- reading claims -----------------------------------------------------------------------
     def answer_key(self, problem: SudokuProblem, text: str) -> str | None:
-        """The grid the text fills in, when complete (a final grid, or the board its lines reach)."""
-        if detect_kind(text) == "grid":
+        """The grid the text claims: a final grid (alone or in a backtrack-k ``<answer>``), or the board
+        its lines reach when complete."""
+        if detect_kind(text) in ("grid", "think"):
             try:
                 return parse_grid(extract_answer(text))
             except ValueError:
@@ -193,15 +199,20 @@ class Sudoku(TaskBase):
         return board if "0" not in board else None
 
     def output_kind(self, text: str) -> str:
-        """``trace`` (search lines), ``steps`` (fill lines) or ``grid``."""
+        """``think`` (backtrack-k), ``trace`` (search lines), ``steps`` (fill lines) or ``grid``."""
         return detect_kind(text)
 
     def well_formed(self, problem: SudokuProblem, text: str) -> bool:
         """A ``trace`` or ``steps`` text whose lines are all readable and that fills every cell, or a
-        ``grid`` of 81 digits 1-9. An empty or truncated output is not well formed."""
+        ``grid`` of 81 digits 1-9, or a ``think`` text whose lines all read, closed by ``</think>``,
+        with such a grid in ``<answer>``. An empty or truncated output is not well formed."""
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
             return False
         kind = detect_kind(text)
+        if kind == "think":
+            from backtrack.tasks.sudoku.formats import backtrack_k
+
+            return backtrack_k.well_formed(problem, text)
         if kind == "grid":
             try:
                 return "0" not in parse_grid(extract_answer(text))
