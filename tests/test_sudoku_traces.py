@@ -52,7 +52,7 @@ def tokenize(text: str, vocab: list[str]) -> list[str]:
 
 
 def test_formats_are_registered() -> None:
-    assert set(formats("sudoku")) == {"dfs", "direct"}
+    assert set(formats("sudoku")) == {"dfs", "direct", "backtrack-k"}
 
 
 # ---- round trips ------------------------------------------------------------------------------
