@@ -20,6 +20,7 @@ COUNTDOWN_FORMATS = ("dfs", "think", "direct", "backtrack-k")
 CASES = [("countdown", fmt, 60) for fmt in COUNTDOWN_FORMATS] + [
     ("sudoku", "dfs", 12),
     ("sudoku", "direct", 12),
+    ("sudoku", "backtrack-k", 12),
     ("list_functions", "direct", 30),
     ("zebra_puzzles", "direct", 12),
     ("self_reference", "direct", 30),

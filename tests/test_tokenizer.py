@@ -293,8 +293,9 @@ def test_save_and_reload_with_auto_tokenizer(task_name: str, tmp_path) -> None:
 def test_vocab_sizes(task_name: str) -> None:
     size = len(tokenizer_for(task_name))
     print(f"{task_name}: {size} tokens")
-    # paper: ~46 (CountDown, trace words only; ours also covers the prompt and backtrack-k), ~109 (Sudoku)
-    assert {"countdown": 120 <= size <= 200, "sudoku": 100 <= size <= 120}[task_name]
+    # paper: ~46 (CountDown, trace words only; ours also covers the prompt and backtrack-k), ~109 (Sudoku;
+    # ours also covers backtrack-k's tags and sentence, 148)
+    assert {"countdown": 120 <= size <= 200, "sudoku": 100 <= size <= 160}[task_name]
 
 
 def test_direct_countdown_trace_length() -> None:
