@@ -1,4 +1,4 @@
-"""Inference FLOP accounting (REFERENCE.md, "Compute matching")."""
+"""Inference FLOP accounting (the formula of Qin et al. 2025's analysis code)."""
 
 from __future__ import annotations
 

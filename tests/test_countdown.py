@@ -1,6 +1,6 @@
 """CountDown task: config, generator, exhaustive solver, game rules, verifier mutations and splits.
 
-The rules are checked against a small reference implementation written here from REFERENCE.md
+The rules are checked against a small reference implementation written here from the paper's rules
 (subtraction larger - smaller, exact division, every intermediate a positive integer), not against
 the module's own helpers.
 """

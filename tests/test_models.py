@@ -19,7 +19,8 @@ from backtrack.models import (
 )
 from backtrack.tokenizer import build_tokenizer
 
-# REFERENCE.md, "Models": name -> (hidden, layers, heads, kv heads, ffn), written out independently here.
+# The paper's model table (Qin et al. 2025): name -> (hidden, layers, heads, kv heads, ffn), written
+# out independently here.
 REFERENCE_TABLE = {
     "3M": (256, 6, 4, 1, 512),
     "17M": (512, 8, 4, 1, 1024),

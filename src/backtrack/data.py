@@ -9,7 +9,7 @@ Why it is built this way:
   process, so the rows depend only on the arguments, never on the number of workers or the chunking.
 - Splits are decided by content (``task.split_of``: held-out CountDown targets, a hash of the Sudoku
   puzzle), never by seed or index: reasoning-gym's neighbouring seeds overlap, so splitting by seed
-  leaks test problems into training (REFERENCE.md, "Known defects").
+  leaks test problems into training (reasoning-gym's item i of seed s is item i-1 of seed s+1).
 - Indices ``0..n-1`` are generated; a problem whose ``key`` was already seen is dropped (the first
   occurrence wins), so no problem appears twice or in both splits. The number dropped is reported,
   and the dataset has fewer than ``n`` rows rather than generating past ``n - 1``.

@@ -74,7 +74,7 @@ def _check_heads(hidden: int, heads: int, kv_heads: int) -> None:
         raise ValueError(f"kv_heads ({kv_heads}) must divide heads ({heads}) for grouped-query attention")
 
 
-# The reference study's sizes (Qin et al. 2025), exactly as in docs REFERENCE.md "Models".
+# The reference study's sizes (Qin et al. 2025), exactly as the paper lists them.
 PAPER_SIZES: dict[str, ModelSize] = {
     "3M": ModelSize(hidden=256, layers=6, heads=4, kv_heads=1, ffn=512),
     "17M": ModelSize(hidden=512, layers=8, heads=4, kv_heads=1, ffn=1024),

@@ -96,7 +96,7 @@ def batch_seed(seed: int, index: int) -> int:
     """The sampling seed of batch ``index`` in a call with ``seed``.
 
     Hashed rather than ``seed + index``: with a sum, batch 1 of seed 0 and batch 0 of seed 1 would
-    draw the same random stream (the overlapping-seeds defect in REFERENCE.md).
+    draw the same random stream (overlapping per-batch seeds would make them repeat one another).
     """
     digest = hashlib.sha256(f"backtrack.sample:{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)

@@ -3,7 +3,7 @@
 Every strategy verifies with the task's own safe verifier and records the compute it actually spent,
 in generated tokens and in FLOPs from ``backtrack.budget``, so all strategies share one x-axis.
 
-How compute is matched (REFERENCE.md, "Compute matching"):
+How compute is matched (as in the analysis code of Qin et al. 2025):
 
 ``sequential``
     One run per problem, capped at the largest budget. The accuracy at a smaller budget ``L`` is read

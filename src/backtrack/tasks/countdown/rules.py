@@ -1,6 +1,6 @@
 """CountDown's rules: legal steps, applying them, solvability, and the rule text.
 
-Rules (REFERENCE.md, the paper's game): an operation takes two available numbers and replaces them
+Rules (the game of Qin et al. 2025): an operation takes two available numbers and replaces them
 with its result; subtraction is larger - smaller, division only when exact, so every intermediate is
 a positive integer. ``use_all`` chooses the one rule for how many numbers must be used: exactly
 once each (the paper) or at most once each. The prompt states the rule and every verifier enforces it.

@@ -1,4 +1,5 @@
-"""CountDown search traces in the Stream-of-Search line format (REFERENCE.md), and their parser.
+"""CountDown search traces in the Stream-of-Search line format (Gandhi et al. 2024, as used by
+Qin et al. 2025), and their parser.
 
 One event per line::
 
