@@ -2,9 +2,9 @@
 
 The reference study evaluated best-of-n one problem and one sample at a time (a known cost of
 its evaluation code). This measures both loops on the same random-init model, the same CountDown
-prompts, the same sample count and token budget, through the same ``HFBackend`` code (the one-at-a-time
-loop is
-``batch_size=1``), so the ratio is the gain from batching alone. The issue's target: batched >= 10x.
+prompts, the same sample count and token budget, through the same ``HFBackend`` code (the
+one-at-a-time loop is ``batch_size=1``), so the ratio is the gain from batching alone.
+The issue's target: batched >= 10x.
 
 Prints plain ``name: value unit`` lines. The default run takes under a minute on a 2-core CPU:
 
