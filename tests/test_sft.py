@@ -341,3 +341,14 @@ def test_bad_dataset_is_rejected_before_training(tokenizer: Any, tmp_path: Path)
         train_sft(
             tiny_model(tokenizer), tokenizer, tmp_path / "missing", settings(tmp_path / "y", max_steps=1)
         )
+
+
+def test_bf16_is_never_picked_for_a_cpu_by_itself(monkeypatch):
+    """An AMX machine and one without must train the same model from the same recipe."""
+    import torch
+
+    from backtrack.train.config import resolve_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert resolve_bf16(None, torch.device("cpu")) is False
+    assert resolve_bf16(True, torch.device("cpu")) is True

@@ -76,7 +76,9 @@ class TrainSpec(_Spec):
     loss_on: Literal["completion", "all"] = "completion"
     save_steps: int = Field(default=200, gt=0)
     seed: int = Field(default=0, ge=0)
-    bf16: bool | None = Field(default=None, description="None: on where fast (CUDA bf16, AMX CPUs)")
+    bf16: bool | None = Field(
+        default=None, description="None: on for a CUDA device with bf16, off on a CPU (true: ask for it)"
+    )
 
 
 PARALLEL_MAX_NEW_TOKENS = 512  # tokens per sample of a parallel evaluation without max_new_tokens
