@@ -188,3 +188,17 @@ def test_cpu_rl_recipe_runs_grpo_on_both_models_with_pass_at_k_evaluations():
         assert any(e.strategy == "parallel" and e.select == "oracle" for e in m.eval), m.name
     paper = {m.name: m.rl for m in load_recipe(RECIPES / "paper-countdown.toml").models}
     assert paper["dfs-17M"].learning_rate == 1e-6 and paper["dfs-17M"].num_generations == 8
+
+
+def test_a_model_without_eval_must_be_a_base_that_others_continue_from():
+    data = base()
+    assert data["models"][1]["init"] == data["models"][0]["name"]
+    data["models"][1]["eval"] = []  # nothing continues from the last model
+    with pytest.raises(RecipeError, match="trained for nothing"):
+        parse_recipe(data)
+    data = base()
+    data["models"][0]["eval"] = []  # the first model is continued from: a shared base
+    parse_recipe(data)
+    data["models"][0]["rl"] = {"max_steps": 2}
+    with pytest.raises(RecipeError, match="needs an eval list"):
+        parse_recipe(data)

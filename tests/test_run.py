@@ -169,3 +169,47 @@ def test_an_rl_stage_trains_grpo_evaluates_again_and_reports_before_and_after(tm
     again: list[str] = []
     Study(parse_recipe(data), tmp_path, log=again.append).run()
     assert again == []
+
+
+SHARED_BASE = """
+name = "shared"
+[task]
+name = "countdown"
+options = { n_numbers = 3, min_number = 1, max_number = 9, min_target = 1, max_target = 50 }
+[data]
+n = 600
+test_size = 6
+[[models]]
+name = "base"
+format = "direct"
+size = "tiny"
+context = 128
+train = { max_steps = 3, batch_size = 8, save_steps = 3 }
+eval = []
+[[models]]
+name = "direct"
+format = "direct"
+size = "tiny"
+context = 128
+init = "base"
+train = { max_steps = 2, batch_size = 8, save_steps = 2 }
+eval = [{ strategy = "parallel", samples = [1, 2], max_new_tokens = 24 }]
+[[models]]
+name = "dfs"
+format = "think"
+size = "tiny"
+context = 256
+init = "base"
+train = { max_steps = 2, batch_size = 2, save_steps = 2 }
+eval = [{ strategy = "sequential", budgets = [16, 32] }]
+"""
+
+
+def test_a_shared_base_is_trained_once_and_only_the_arms_are_evaluated(tmp_path):
+    logs: list[str] = []
+    Study(parse_recipe(tomllib.loads(SHARED_BASE)), tmp_path, log=logs.append).run()
+    results = json.loads((tmp_path / "shared" / "results.json").read_text())
+    assert set(results["models"]) == {"direct", "dfs"}
+    assert sum(line.startswith("[train] base") for line in logs) == 1
+    assert not any(line.startswith("[eval] base") for line in logs)
+    assert {results["models"][m]["init"] for m in ("direct", "dfs")} == {"base"}

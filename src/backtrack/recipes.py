@@ -151,7 +151,10 @@ class ModelSpec(_Spec):
         "from (same size and tokenizer); default: a random init",
     )
     train: TrainSpec
-    eval: list[EvalSpec] = Field(min_length=1)
+    eval: list[EvalSpec] = Field(
+        description="how the model is evaluated; empty for a shared base that other models continue "
+        "from (``init``) and that is not compared itself"
+    )
     rl: RLSpec | None = None
 
     @field_validator("size")
@@ -208,6 +211,17 @@ class Recipe(_Spec):
                 raise ValueError(f"model {m.name!r}: init {m.init!r} must name a model listed before it")
             if (size := earlier[m.init].size) != m.size:
                 raise ValueError(f"model {m.name!r}: size {m.size!r} is not its init model's ({size!r})")
+        continued = {m.init for m in self.models}
+        for m in self.models:
+            if not m.eval and m.rl is not None:
+                raise ValueError(f"model {m.name!r}: an rl stage needs an eval list (before and after)")
+            if not m.eval and m.name not in continued:
+                raise ValueError(
+                    f"model {m.name!r} has no eval and no model continues from it (init): it would be "
+                    "trained for nothing"
+                )
+        if not any(m.eval for m in self.models):
+            raise ValueError("no model has an eval list: the study would compare nothing")
         return self
 
     def model(self, name: str) -> ModelSpec:

@@ -360,6 +360,9 @@ class Study:
             with self.state.main_process_first():
                 self._timed(f"{model.name}: data", self.data, model)
             self._timed(f"{model.name}: train", self.train, model, tokenizer)
+            if not model.eval:  # a shared base that later models continue from (``init``)
+                self.timings[model.name] = time.perf_counter() - start
+                continue
             entries[model.name] = self._timed(f"{model.name}: eval", self._evaluate_once, model)
             if model.rl is not None:
                 self._timed(f"{model.name}: grpo", self.rl, model)
