@@ -20,19 +20,30 @@ RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 
 def base() -> dict:
-    return tomllib.loads(DEFAULT_RECIPE_TOML)
+    """A two-model recipe to mutate: the default study's arms, the backtracking one continuing from
+    the direct one (its shared base left out)."""
+    data = tomllib.loads(DEFAULT_RECIPE_TOML)
+    data["models"] = data["models"][1:]
+    del data["models"][0]["init"]
+    data["models"][1]["init"] = data["models"][0]["name"]
+    return data
 
 
-def test_default_recipe_compares_a_dfs_model_with_a_direct_model():
+def test_default_recipe_compares_two_arms_of_one_shared_base_at_equal_training_tokens():
     recipe = default_recipe()
     assert recipe.task.name == "countdown"
-    formats = {m.format: m for m in recipe.models}
-    assert set(formats) == {"think", "direct"}  # think: the DFS with its last level decided silently
-    assert formats["think"].format_options == {}  # the paper's heuristic child order
-    assert formats["think"].init == "direct"  # continued SFT: listed after the model it starts from
-    assert [m.format for m in recipe.models] == ["direct", "think"]
-    assert formats["think"].eval[0].strategy == "sequential"
-    assert formats["direct"].eval[0].strategy == "parallel"
+    base, direct, dfs = recipe.models
+    assert (base.format, direct.format, dfs.format) == ("direct", "direct", "think")
+    assert not base.eval and direct.init == dfs.init == base.name
+    assert dfs.format_options == {}  # the paper's heuristic child order
+    rows = {
+        m.name: m.train.max_steps * m.train.batch_size * (m.train.max_length or m.context)
+        for m in (direct, dfs)
+    }
+    assert rows["direct"] == rows["dfs"]  # each arm's own training tokens (packed rows) are equal
+    assert all(m.train.bf16 is False for m in recipe.models)  # the same numbers with or without AMX
+    assert [e.strategy for e in dfs.eval] == ["sequential", "parallel", "hybrid"]
+    assert [e.select for e in direct.eval] == ["oracle", "majority", "first_valid"]
 
 
 @pytest.mark.parametrize("name", ["paper-countdown.toml", "paper-sudoku.toml"])

@@ -389,11 +389,12 @@ def load_recipe(path: str | Path) -> Recipe:
 
 # The embedded default study: small enough for a 2-core CPU in minutes. CountDown with 3 numbers in
 # 1..9 and targets 1..50 (held-out problems rather than held-out targets: ~2,500 distinct problems
-# exist, too few for a small model to learn unseen targets); a model trained on DFS traces
-# (sequential search) against one trained on direct solutions (parallel sampling), at matched FLOPs.
+# exist, too few for a small model to learn unseen targets). Both arms continue from one shared base
+# and get equal training tokens of their own: a model trained on DFS traces (sequential search)
+# against one trained on direct solutions (parallel sampling), compared at matched inference FLOPs.
 DEFAULT_RECIPE_TOML = """
 name = "default"
-description = "CPU study: DFS-trace model (sequential) vs direct-solution model (best-of-n), CountDown-3"
+description = "CPU study: backtracking (think-DFS) vs direct-solution model, CountDown-3, one shared base"
 seed = 0
 
 [task]
@@ -412,30 +413,58 @@ n = 20000
 test_size = 200
 
 [tokenizer]
-# Numbers 0..99 one token each: a 1M model copies a state and looks up a result as single tokens, and
-# breaks through the copying plateau within the DFS model's time (digits: it does not; docs/study.md).
+# Numbers 0..99 one token each: a 1M model copies states and looks up results as single tokens.
 whole_numbers = 99
 
+# The shared base: direct solutions teach the game's notation and the arithmetic of its first step.
+# It is not evaluated; both arms continue from it and report its FLOPs as part of their own.
+[[models]]
+name = "base"
+format = "direct"
+size = "1M"
+context = 272  # two ~117-token solutions per packed row
+train = { max_steps = 500, learning_rate = 2e-3, batch_size = 16, save_steps = 100, bf16 = false }
+eval = []
+
+# Each arm: 870k row tokens of its own data (200 x 16 x 272 = 400 x 2 x 1088).
 [[models]]
 name = "direct"
 format = "direct"
 size = "1M"
-context = 272  # two 117-token solutions per packed row
-# fp32: at this short context bf16 saves no time, and the tuned setting was measured in fp32.
-train = { max_steps = 700, learning_rate = 2e-3, batch_size = 16, save_steps = 100, bf16 = false }
-eval = [{ strategy = "parallel", samples = [1, 2, 4, 8, 16], max_new_tokens = 160, temperature = 0.7 }]
+context = 272
+init = "base"
+train = { max_steps = 200, learning_rate = 1e-3, batch_size = 16, save_steps = 100, bf16 = false }
+# One draw of 16 samples per problem, read three ways: best-of-n with a perfect checker (oracle),
+# majority vote over claimed answers, and the verifier as an early stop (first_valid).
+[[models.eval]]
+strategy = "parallel"
+samples = [1, 2, 4, 8, 16]
+max_new_tokens = 160
+[[models.eval]]
+strategy = "parallel"
+samples = [1, 2, 4, 8, 16]
+max_new_tokens = 160
+select = "majority"
+[[models.eval]]
+strategy = "parallel"
+samples = [1, 2, 4, 8, 16]
+max_new_tokens = 160
+select = "first_valid"
 
 [[models]]
 name = "dfs"
-format = "think"  # the paper's think-backtrack DFS (children by heuristic): the last level decided silently
+format = "think"  # the DFS with its last level decided silently (the reference's think-backtrack)
 size = "1M"
 context = 1088  # the largest budget plus the prompt
-# Continued SFT from the direct model: from random init a 1M model does not learn exact arithmetic on
-# DFS traces in the minutes it has (~0-2% solved); from the direct model it searches (docs/study.md).
-init = "direct"
-# 2 rows per step run as many tokens/s as 4 here and give twice the optimizer steps.
-train = { max_steps = 450, learning_rate = 1e-3, batch_size = 2, save_steps = 150 }
-eval = [{ strategy = "sequential", budgets = [64, 128, 256, 512, 1024] }]
+init = "base"
+train = { max_steps = 400, learning_rate = 1e-3, batch_size = 2, save_steps = 100, bf16 = false }
+# One greedy search (the reference's sequential arm), best-of-n over whole sampled searches, and
+# the hybrid: 2 sampled searches sharing each budget.
+eval = [
+  { strategy = "sequential", budgets = [64, 128, 256, 512, 1024] },
+  { strategy = "parallel", samples = [1, 2, 4], max_new_tokens = 512, temperature = 0.7 },
+  { strategy = "hybrid", budgets = [512, 1024], runs = 2, temperature = 0.7 },
+]
 """
 
 
