@@ -95,3 +95,27 @@ class Format:
 
     def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
         return self.parse_fn(problem, text, **{**self.defaults, **options})
+
+
+def wrong_branch_formats(
+    render_trace: Callable[[Any, int, random.Random | None], Trace],
+    parse_trace: Callable[[Any, str], ParsedTrace],
+) -> dict[str, TraceFormat]:
+    """``direct`` and ``backtrack-k`` for a task whose renderer writes ``k`` wrong branches, each
+    abandoned, before the right one: ``render_trace(problem, k, rng)``; ``direct`` is k = 0. One
+    parser reads both (it counts the branches it finds)."""
+
+    def direct(problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
+        if options:
+            raise ValueError(f"direct takes no options, got {', '.join(sorted(options))}")
+        return render_trace(problem, 0, rng)
+
+    def backtrack_k(problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
+        if options:
+            raise ValueError(f"backtrack-k takes only k, got {', '.join(sorted(options))}")
+        return render_trace(problem, k, rng)
+
+    def parse(problem: Any, text: str, **options: Any) -> ParsedTrace:
+        return parse_trace(problem, text)
+
+    return {"direct": Format(direct, parse), "backtrack-k": Format(backtrack_k, parse)}

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
 from fractions import Fraction
-from types import MappingProxyType
 from typing import Any
 
 from backtrack.tasks.advanced_geometry.methods import QUANTITIES, Method, fmt_value, wrong_methods
 from backtrack.tasks.base import MAX_ANSWER_CHARS
-from backtrack.traces.base import ParsedTrace, Trace
+from backtrack.traces.base import ParsedTrace, Trace, wrong_branch_formats
 
 MAX_LINES = 2_000
 MAX_ERRORS = 20
@@ -152,34 +150,4 @@ def parse_trace(problem: Any, text: str) -> ParsedTrace:
     return ParsedTrace(True, verdict.ok and not errors, backtracks, backtracks, steps, answer, errors)
 
 
-class BacktrackK:
-    """k wrong methods (option ``k``, default 1), each checked and abandoned, then the right one."""
-
-    statement_first = False  # the dataset prompt is task.prompt(problem)
-    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
-
-    def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
-        if options:
-            raise ValueError(f"backtrack-k takes only k, got {', '.join(sorted(options))}")
-        return render_trace(problem, k, rng)
-
-    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
-        return parse_trace(problem, text)
-
-
-class Direct:
-    """The right method and its check only (``backtrack-k`` with k = 0)."""
-
-    statement_first = False  # the dataset prompt is task.prompt(problem)
-    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
-
-    def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
-        if options:
-            raise ValueError(f"direct takes no options, got {', '.join(sorted(options))}")
-        return render_trace(problem, 0, rng)
-
-    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
-        return parse_trace(problem, text)
-
-
-FORMATS = {"direct": Direct(), "backtrack-k": BacktrackK()}
+FORMATS = wrong_branch_formats(render_trace, parse_trace)

@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
 
 from backtrack.tasks.arc_1d.rules import RULE_BY_NAME, RULES, Rule
 from backtrack.tasks.arc_1d.task import Arc1D, Arc1DProblem, consistent_rules, format_grid, read_grid
 from backtrack.tasks.base import MAX_ANSWER_CHARS
-from backtrack.traces.base import ParsedTrace, Trace
+from backtrack.traces.base import ParsedTrace, Trace, wrong_branch_formats
 
 MAX_LINES = 2_000
 MAX_LINE_CHARS = 1_000
@@ -223,34 +220,4 @@ def parse_trace(problem: Arc1DProblem, text: str) -> ParsedTrace:
     )
 
 
-class BacktrackK:
-    """k wrong rules (option ``k``, default 1), each refuted on an example, then the right rule."""
-
-    statement_first = False  # the dataset prompt is task.prompt(problem)
-    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
-
-    def render(self, problem: Any, rng: random.Random | None = None, *, k: int = 1, **options: Any) -> Trace:
-        if options:
-            raise ValueError(f"backtrack-k takes only k, got {', '.join(sorted(options))}")
-        return render_trace(problem, k, rng)
-
-    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
-        return parse_trace(problem, text)
-
-
-class Direct:
-    """The right rule checked on every example and applied (``backtrack-k`` with k = 0)."""
-
-    statement_first = False  # the dataset prompt is task.prompt(problem)
-    defaults: Mapping[str, Any] = MappingProxyType({})  # no options taken from the task's config
-
-    def render(self, problem: Any, rng: random.Random | None = None, **options: Any) -> Trace:
-        if options:
-            raise ValueError(f"direct takes no options, got {', '.join(sorted(options))}")
-        return render_trace(problem, 0, rng)
-
-    def parse(self, problem: Any, text: str, **options: Any) -> ParsedTrace:
-        return parse_trace(problem, text)
-
-
-FORMATS = {"direct": Direct(), "backtrack-k": BacktrackK()}
+FORMATS = wrong_branch_formats(render_trace, parse_trace)
