@@ -110,6 +110,12 @@ class CheckedSettings:
             value = getattr(self, name)
             need(isinstance(value, bool), f"{name} must be True or False, got {value!r}")
 
+    def _optional_flags(self, need: Callable[[bool, str], None], names: Sequence[str]) -> None:
+        """Flags where ``None`` means "decide by the device"."""
+        for name in names:
+            value = getattr(self, name)
+            need(value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["output_dir"] = str(self.output_dir)
@@ -223,15 +229,7 @@ class SFTSettings(CheckedSettings):
             need(_is_number(value) and value >= 0, f"{name} must be a non-negative number, got {value!r}")
         need(self.loss_on in LOSS_ON, f"loss_on must be one of {LOSS_ON}, got {self.loss_on!r}")
         need(self.overlong in OVERLONG, f"overlong must be one of {OVERLONG}, got {self.overlong!r}")
-        need(
-            self.bf16 is None or isinstance(self.bf16, bool),
-            f"bf16 must be True, False or None, got {self.bf16!r}",
-        )
-        for name in ("segment_attention", "flex_attention"):
-            value = getattr(self, name)
-            need(
-                value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}"
-            )
+        self._optional_flags(need, ("bf16", "segment_attention", "flex_attention"))
         need(
             _is_int(self.dataloader_num_workers) and self.dataloader_num_workers >= 0,
             f"dataloader_num_workers must be a non-negative integer, got {self.dataloader_num_workers!r}",
@@ -377,11 +375,7 @@ class GRPOSettings(CheckedSettings):
             and (self.reward in REWARD_SCHEMES or _looks_like_import_path(self.reward)),
             f"reward must be one of {REWARD_SCHEMES} or 'module:function', got {self.reward!r}",
         )
-        for name in ("bf16", "use_vllm"):
-            value = getattr(self, name)
-            need(
-                value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}"
-            )
+        self._optional_flags(need, ("bf16", "use_vllm"))
         need(
             _is_number(self.vllm_gpu_memory_utilization) and 0 < self.vllm_gpu_memory_utilization < 1,
             f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}",
