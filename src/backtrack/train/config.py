@@ -114,7 +114,9 @@ class CheckedSettings:
         """Flags where ``None`` means "decide by the device"."""
         for name in names:
             value = getattr(self, name)
-            need(value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}")
+            need(
+                value is None or isinstance(value, bool), f"{name} must be True, False or None, got {value!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
