@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from backtrack.budget import sequence_flops
+from backtrack.chat import format_prompts
 from backtrack.recipes import EvalSpec
 from backtrack.sample import HFBackend
 from backtrack.sample.strategies import (
@@ -216,7 +217,8 @@ def evaluate_model(
     """
     backend = _RecordingBackend(backend or HFBackend(model, tokenizer, batch_size=batch_size))
     problems = [task.problem_from_dict(row) for row in rows]
-    prompts = [row["prompt"] for row in rows]
+    # The prompt as the model was trained on it: through its chat template when it has one.
+    prompts = format_prompts(tokenizer, [row["prompt"] for row in rows])
     curves: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     out: dict[str, Any] = {"format": fmt, "problems": len(rows)}

@@ -131,6 +131,7 @@ class HeldOut:
         """(solved, total) over every process: each decodes its share of the rows."""
         import torch
 
+        from backtrack.chat import format_prompts
         from backtrack.sample import HFBackend
 
         rank, world = accelerator.process_index, accelerator.num_processes
@@ -142,7 +143,7 @@ class HeldOut:
                 # A dynamic cache: no compilation of the policy being trained, and no memory held
                 # beyond this evaluation (the training step needs it back).
                 backend = HFBackend(model, tokenizer, batch_size=self.batch_size, cache="dynamic")
-                prompts = [self.rows[i]["prompt"] for i in mine]
+                prompts = format_prompts(tokenizer, [self.rows[i]["prompt"] for i in mine])
                 outputs = backend.generate(prompts, n=1, max_new_tokens=self.max_new_tokens, temperature=0.0)
             finally:
                 model.train(was_training)

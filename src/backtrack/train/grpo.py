@@ -9,10 +9,12 @@ process runs the same call; TRL shares prompt groups across processes).
 
 Why it is built this way (TRL 1.x behaviour that shaped it):
 
-- **Plain-text prompts, no chat template.** A dataset's ``prompt`` is the start of the text the model
-  was trained to continue (``Current State: 38:[8, 6, 5], Operations: []\\n``). TRL applies a chat
-  template only to conversational prompts (lists of messages); for strings it calls the tokenizer
-  directly, which adds BOS exactly as SFT encoded prompts. ``train_grpo`` refuses non-string prompts.
+- **Plain-text prompts, templated here.** A dataset's ``prompt`` is the task's plain statement (or a
+  DFS trace's first line). Before TRL sees it, it goes through ``backtrack.chat.format_prompt``: the
+  tokenizer's chat template for a pretrained chat model, unchanged for ours, exactly as SFT and
+  evaluation template it. TRL is given that text as a string prompt and calls the tokenizer directly,
+  which adds BOS exactly as SFT encoded prompts (TRL's own templating of message lists is not used, so
+  there is one templating function, not two). ``train_grpo`` refuses non-string prompt columns.
 - **The tokenizer is passed explicitly** (``processing_class``): ``AutoTokenizer`` misreads our
   checkpoints (see ``backtrack.models._load_tokenizer``). Generation stops at the tokenizer's EOS (TRL
   adds it to the model's own EOS ids) and the pad token must exist (it is set to EOS when missing).
@@ -49,6 +51,7 @@ Why it is built this way (TRL 1.x behaviour that shaped it):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -57,6 +60,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backtrack.chat import format_prompts, has_chat_template
 from backtrack.train.callbacks import METRICS_FILE, HeldOut, grpo_monitor, progress_bars
 from backtrack.train.checkpoints import (
     check_resume_settings,
@@ -171,7 +175,7 @@ def suggest_max_completion_length(
     length = -(-int(longest * margin) // COMPLETION_LENGTH_MULTIPLE) * COMPLETION_LENGTH_MULTIPLE
     context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if context:
-        prompts = tokenizer(list(rows["prompt"]))["input_ids"]
+        prompts = tokenizer(format_prompts(tokenizer, list(rows["prompt"])))["input_ids"]
         room = int(context) - max(len(ids) for ids in prompts)
         if room < 1:
             raise ValueError(
@@ -200,7 +204,7 @@ def _check_rows(train: datasets.Dataset, task: Any) -> None:
     feature = train.features["prompt"]
     if not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
         raise ValueError(
-            "prompts must be plain text (the model continues them; no chat template is applied), "
+            "prompts must be plain text (the chat template, if any, is applied by backtrack.chat), "
             f"got a {feature} column"
         )
     first = train.select([0]).with_format(None)[0]
@@ -223,6 +227,20 @@ def _held_out_rows(test: datasets.Dataset | None, settings: GRPOSettings) -> lis
     keep = [c for c in test.column_names if c != "completion"]
     rows = test.select(range(min(settings.eval_problems, len(test)))).select_columns(keep).with_format(None)
     return [rows[i] for i in range(len(rows))]
+
+
+def _templated(train: datasets.Dataset, tokenizer: Any) -> datasets.Dataset:
+    """The rows with each prompt as the model sees it (``backtrack.chat.format_prompt``)."""
+    if not has_chat_template(tokenizer):
+        return train
+    return train.map(
+        lambda batch: {"prompt": format_prompts(tokenizer, list(batch["prompt"]))},
+        batched=True,
+        keep_in_memory=True,
+        # Named by what decides it, so datasets need not hash the tokenizer inside the function.
+        new_fingerprint=hashlib.sha256(f"{train._fingerprint}{tokenizer.chat_template}".encode()).hexdigest()[:16],
+        desc="chat template",
+    )
 
 
 # ---- rewards ----------------------------------------------------------------------------------
@@ -373,6 +391,7 @@ def train_grpo(
         train, tokenizer, model=model
     )
     rewards = _reward_functions(task, settings, reward_funcs, train)
+    train = _templated(train, tokenizer)
     held_out_rows = _held_out_rows(test, settings)
     check_batch(settings, int(os.environ.get("WORLD_SIZE", "1")))
     device = training_device(settings.device)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backtrack.chat import format_prompts
+
 if TYPE_CHECKING:
     import datasets
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -33,7 +35,7 @@ __all__ = [
 
 IGNORE_INDEX = -100  # label value the causal-LM loss skips
 CACHE_DIR = ".sft-cache"
-_ENCODING_VERSION = 1  # bump when _encode_columns changes, so stale token caches are not reused
+_ENCODING_VERSION = 2  # bump when _encode_columns changes, so stale token caches are not reused
 
 
 # ---- encoding -----------------------------------------------------------------------------------
@@ -49,9 +51,10 @@ def _encode_columns(
     batch of rows; examples that are dropped are left out, so the output may be shorter.
 
     Prompt and completion are tokenized separately: the prompt exactly as a sampler will encode it
-    (with BOS), the completion without special tokens, then EOS.
+    (through the chat template when the tokenizer has one, ``backtrack.chat.format_prompt``; with BOS),
+    the completion without special tokens, then EOS.
     """
-    prompts = tokenizer(list(batch["prompt"]))["input_ids"]
+    prompts = tokenizer(format_prompts(tokenizer, list(batch["prompt"])))["input_ids"]
     completions = tokenizer(list(batch["completion"]), add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     out: dict[str, list[Any]] = {"input_ids": [], "loss_start": [], "length": [], "truncated": []}
@@ -254,6 +257,7 @@ def tokenize_examples(
                 if hasattr(tokenizer, "backend_tokenizer")
                 else repr(tokenizer),
                 tokenizer.eos_token_id,
+                getattr(tokenizer, "chat_template", None),
             ]
         ).encode()
     ).hexdigest()[:16]
