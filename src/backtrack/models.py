@@ -33,8 +33,12 @@ __all__ = [
     "build_model",
     "describe_sizes",
     "get_size",
+    "is_named_size",
     "load_model",
+    "load_tokenizer",
+    "looks_like_path",
     "parameter_count",
+    "pretrained_fingerprint",
     "qwen2_config",
 ]
 
@@ -187,6 +191,36 @@ def build_model(
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     return model
+
+
+def is_named_size(size: str) -> bool:
+    """True for a size of ``MODEL_SIZES`` (a model built from scratch); anything else names a saved model."""
+    return size in MODEL_SIZES
+
+
+def looks_like_path(size: str) -> bool:
+    """True when ``size`` is written as a path (``models/Qwen2.5-3B-Instruct``, ``./m``, ``~/m``), so a
+    mistyped size name (``17m``) is reported as unknown instead of being looked for on disk."""
+    return "/" in size or "\\" in size or size.startswith(("~", ".")) or Path(size).is_dir()
+
+
+def pretrained_fingerprint(path: str | os.PathLike[str]) -> list[tuple[str, int, int]]:
+    """(name, bytes, mtime) of the files directly in a saved model's directory: a cheap stand-in for its
+    content in stage hashes (replacing the weights under the same path retrains what depends on them)."""
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        return []
+    return sorted(
+        (f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in directory.iterdir() if f.is_file()
+    )
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    """The tokenizer saved in a model directory, as ``load_model`` loads it (without the weights)."""
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no model directory at {str(directory)!r}")
+    return _load_tokenizer(directory)
 
 
 def _has_weights(directory: Path) -> bool:

@@ -143,7 +143,11 @@ class ModelSpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     format: str
     format_options: dict[str, Any] = Field(default_factory=dict)
-    size: str = Field(description="a named size (`backtrack models`) or a path to a saved model")
+    size: str = Field(
+        description="a named size (`backtrack models`) or the path of a saved model (any causal LM saved "
+        "with save_pretrained, e.g. models/Qwen2.5-3B-Instruct; relative to the working directory; it "
+        "need not exist when the recipe is validated)"
+    )
     context: int = Field(gt=0)
     init: str | None = Field(
         default=None,
@@ -160,10 +164,20 @@ class ModelSpec(_Spec):
     @field_validator("size")
     @classmethod
     def _known_size(cls, size: str) -> str:
+        from backtrack.models import looks_like_path
         from backtrack.validate import check_model_size
 
-        check_model_size(size)
+        # A path names a saved model the user provides; it need not exist yet (it is loaded at run time).
+        if not looks_like_path(size):
+            check_model_size(size)
         return size
+
+    @property
+    def pretrained(self) -> bool:
+        """True when ``size`` names a saved model rather than a size built from scratch."""
+        from backtrack.models import is_named_size
+
+        return not is_named_size(self.size)
 
     @model_validator(mode="after")
     def _rows_fit_the_context(self) -> ModelSpec:
@@ -320,6 +334,8 @@ def check_generation_fits(recipe: Recipe, source: str = "recipe") -> None:
     a budget it can never spend would be reported as spent). One error naming the first such key."""
     for i, model in enumerate(recipe.models):
         prompt = prompt_tokens_bound(recipe, model)
+        if prompt is None:
+            continue  # a saved model that is not there yet: checked when it is (at run time, by TRL/HF)
         asks = [
             (f"eval[{j}].{key}", tokens)
             for j, spec in enumerate(model.eval)
@@ -336,11 +352,18 @@ def check_generation_fits(recipe: Recipe, source: str = "recipe") -> None:
                 )
 
 
-def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int:
+def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int | None:
     """The longest prompt (in tokens) of ``PROMPT_SAMPLE`` problems generated as the recipe's data would
     be, plus ``PROMPT_SLACK``: prompts vary only with the numbers' digits, so the slack covers the
-    longest problem the sample missed."""
+    longest problem the sample missed. A saved model's prompts are measured with its own tokenizer and
+    chat template; None when that model's directory does not exist (yet)."""
+    tokenizer_dir = ""
+    if model.pretrained:
+        if not Path(model.size).expanduser().is_dir():
+            return None
+        tokenizer_dir = str(Path(model.size).expanduser().resolve())
     return _prompt_tokens_bound(
+        tokenizer_dir,
         recipe.task.name,
         json.dumps(recipe.task.options, sort_keys=True),
         model.format,
@@ -352,17 +375,28 @@ def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _prompt_tokens_bound(
-    task_name: str, options: str, fmt: str, format_options: str, whole_numbers: int, seed: int
+    tokenizer_dir: str,
+    task_name: str,
+    options: str,
+    fmt: str,
+    format_options: str,
+    whole_numbers: int,
+    seed: int,
 ) -> int:
     import random
 
+    from backtrack.chat import format_prompt
     from backtrack.data import split_prompt
+    from backtrack.models import load_tokenizer
     from backtrack.tokenizer import build_tokenizer
     from backtrack.traces import format_of, render
 
     config = json.loads(options)
     task = get_task(task_name, **config)
-    tokenizer = build_tokenizer(task_name, whole_numbers=whole_numbers, **config)
+    if tokenizer_dir:
+        tokenizer = load_tokenizer(tokenizer_dir)
+    else:
+        tokenizer = build_tokenizer(task_name, whole_numbers=whole_numbers, **config)
     rng = random.Random(seed)
     longest = 0
     for _ in range(PROMPT_SAMPLE):
@@ -371,7 +405,7 @@ def _prompt_tokens_bound(
         if format_of(task, fmt).statement_first:  # the prompt is the trace's first line
             text = render(task, problem, fmt, rng=random.Random(0), **json.loads(format_options)).text
         prompt, _ = split_prompt(task, problem, fmt, text)
-        longest = max(longest, len(tokenizer(prompt)["input_ids"]))
+        longest = max(longest, len(tokenizer(format_prompt(tokenizer, prompt))["input_ids"]))
     return longest + PROMPT_SLACK
 
 

@@ -160,13 +160,23 @@ class Study:
             tokenizer.save_pretrained(self.dir / "tokenizer")
         return tokenizer
 
+    def tokenizer_for(self, model: ModelSpec, recipe_tokenizer: Any) -> Any:
+        """A saved model's own tokenizer (its chat template included), else the recipe's."""
+        from backtrack.models import load_tokenizer
+
+        return load_tokenizer(model.size) if model.pretrained else recipe_tokenizer
+
     # ---- training --------------------------------------------------------------------------------
     def model_dir(self, model: ModelSpec) -> Path:
         return self.dir / "models" / model.name
 
     def _train_hash(self, model: ModelSpec) -> str:
+        from backtrack.models import pretrained_fingerprint
+
         spec = model.model_dump(exclude={"eval", "rl"})
         tokens = self.recipe.tokenizer.model_dump()
+        if model.pretrained:  # the saved model's files, not only its path
+            spec["pretrained_files"] = pretrained_fingerprint(model.size)
         # A continued model depends on everything its init model was trained from.
         base = [self._train_hash(self.recipe.model(model.init))] if model.init else []
         return _hash(
@@ -207,6 +217,7 @@ class Study:
             overwrite=not resume,
             progress=self.progress,
         )
+        tokenizer = self.tokenizer_for(model, tokenizer)
         net = self._initial_model(model, tokenizer)
         result = train_sft(net, tokenizer, self.data(model), settings)
         if result.examples and result.truncated / result.examples > TRUNCATED_WARNING_SHARE:
@@ -224,17 +235,21 @@ class Study:
         self.state.wait_for_everyone()
 
     def _initial_model(self, model: ModelSpec, tokenizer: Any) -> Any:
-        """Random weights of the model's size, or the trained weights of its ``init`` model (trained
-        first if it is not yet), with the context widened to this model's."""
+        """Random weights of the model's size, the saved model its ``size`` names, or the trained weights
+        of its ``init`` model (trained first if it is not yet), with the context widened to this model's."""
         from backtrack.models import build_model, load_model
 
+        if model.init is None and model.pretrained:
+            net, _ = load_model(model.size, device=self.device)  # its tokenizer: tokenizer_for
+            return net
         if model.init is None:
             return build_model(model.size, tokenizer, model.context, seed=model.train.seed)
         base = self.recipe.model(model.init)
         net, _ = load_model(
             self.train(base, tokenizer), device=self.device
         )  # the recipe's one tokenizer: same vocabulary
-        net.config.max_position_embeddings = model.context  # RoPE: positions are computed, not learned
+        if not model.pretrained:  # a pretrained model keeps its own (longer) context
+            net.config.max_position_embeddings = model.context  # RoPE: positions are computed, not learned
         return net
 
     # ---- reinforcement learning ------------------------------------------------------------------

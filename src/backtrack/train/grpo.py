@@ -238,7 +238,9 @@ def _templated(train: datasets.Dataset, tokenizer: Any) -> datasets.Dataset:
         batched=True,
         keep_in_memory=True,
         # Named by what decides it, so datasets need not hash the tokenizer inside the function.
-        new_fingerprint=hashlib.sha256(f"{train._fingerprint}{tokenizer.chat_template}".encode()).hexdigest()[:16],
+        new_fingerprint=hashlib.sha256(f"{train._fingerprint}{tokenizer.chat_template}".encode()).hexdigest()[
+            :16
+        ],
         desc="chat template",
     )
 
