@@ -171,7 +171,15 @@ size = "{model_dir}"
 context = 1536
 train = {{ max_steps = 2, learning_rate = 1e-3, batch_size = 2, save_steps = 2 }}
 eval = [{{ strategy = "parallel", samples = [1], max_new_tokens = 8 }}]
-rl = {{ max_steps = 1, batch_size = 2, num_generations = 2, max_completion_length = 8, reward = "format", eval_every = 1, eval_problems = 2, learning_rate = 1e-4 }}
+[models.rl]
+max_steps = 1
+batch_size = 2
+num_generations = 2
+max_completion_length = 8
+reward = "format"
+eval_every = 1
+eval_problems = 2
+learning_rate = 1e-4
 """
     )
 
