@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backtrack.device import DEVICE_PATTERN
+from backtrack.sweeps import expand_sweeps
 from backtrack.tasks import TASK_NAMES, get_task
 from backtrack.traces import formats
 from backtrack.validate import check_format_options
@@ -160,6 +161,14 @@ class ModelSpec(_Spec):
         "from (``init``) and that is not compared itself"
     )
     rl: RLSpec | None = None
+    task: TaskSpec | None = Field(
+        default=None, description="this model's task when not the recipe's (one recipe, several tasks)"
+    )
+    data: DataSpec | None = Field(default=None, description="this model's data when not the recipe's")
+    sweep_of: str | None = Field(
+        default=None, description="set by a sweep: the model table this model was expanded from"
+    )
+    sweep_key: str | None = Field(default=None, description="set by a sweep: the format option it varies")
 
     @field_validator("size")
     @classmethod
@@ -206,18 +215,25 @@ class Recipe(_Spec):
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     models: list[ModelSpec] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_sweeps(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "models" in data:
+            data = {**data, "models": expand_sweeps(data["models"])}
+        return data
+
     @model_validator(mode="after")
     def _models_fit_the_task(self) -> Recipe:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
-        known = formats(self.task.name)
         for i, m in enumerate(self.models):
+            task = self.task_of(m)
+            known = formats(task.name)
             if m.format not in known:
                 raise ValueError(f"model {m.name!r}: format {m.format!r} is not one of {', '.join(known)}")
-            check_format_options(
-                self.task.name, m.format, m.format_options, f"model {m.name!r}: format_options"
-            )
+            check_format_options(task.name, m.format, m.format_options, f"model {m.name!r}: format_options")
+            _check_format_options(m, task)  # and their values: one problem rendered with them
             if m.init is None:
                 continue
             earlier = {e.name: e for e in self.models[:i]}
@@ -225,6 +241,8 @@ class Recipe(_Spec):
                 raise ValueError(f"model {m.name!r}: init {m.init!r} must name a model listed before it")
             if (size := earlier[m.init].size) != m.size:
                 raise ValueError(f"model {m.name!r}: size {m.size!r} is not its init model's ({size!r})")
+            if self.task_of(earlier[m.init]) != task:
+                raise ValueError(f"model {m.name!r}: its task is not its init model's (tokenizers differ)")
         continued = {m.init for m in self.models}
         for m in self.models:
             if not m.eval and m.rl is not None:
@@ -238,6 +256,14 @@ class Recipe(_Spec):
             raise ValueError("no model has an eval list: the study would compare nothing")
         return self
 
+    def task_of(self, model: ModelSpec) -> TaskSpec:
+        """The model's own task, else the recipe's."""
+        return model.task or self.task
+
+    def data_of(self, model: ModelSpec) -> DataSpec:
+        """The model's own data settings, else the recipe's."""
+        return model.data or self.data
+
     def model(self, name: str) -> ModelSpec:
         """The model spec called ``name``."""
         return next(m for m in self.models if m.name == name)
@@ -249,6 +275,24 @@ class Recipe(_Spec):
             data = {k: data[k] for k in parts}
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _check_format_options(model: ModelSpec, task_spec: TaskSpec) -> None:
+    """Render one problem with the model's format options, so an unknown option or a bad value (a
+    negative ``k``, a swept value the format cannot take) is refused before anything runs."""
+    if not model.format_options:
+        return
+    import random
+
+    from backtrack.traces import render
+
+    task = get_task(task_spec.name, **task_spec.options)
+    try:
+        render(
+            task, task.generate(random.Random(0)), model.format, rng=random.Random(0), **model.format_options
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model {model.name!r}: format_options {model.format_options}: {exc}") from None
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -362,14 +406,15 @@ def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int | None:
         if not Path(model.size).expanduser().is_dir():
             return None
         tokenizer_dir = str(Path(model.size).expanduser().resolve())
+    task = recipe.task_of(model)
     return _prompt_tokens_bound(
         tokenizer_dir,
-        recipe.task.name,
-        json.dumps(recipe.task.options, sort_keys=True),
+        task.name,
+        json.dumps(task.options, sort_keys=True),
         model.format,
         json.dumps(model.format_options, sort_keys=True),
         recipe.tokenizer.whole_numbers,
-        recipe.data.seed,
+        recipe.data_of(model).seed,
     )
 
 

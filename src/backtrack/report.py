@@ -21,7 +21,8 @@ The schema it reads::
                         "examples": [{"kind", "prompt", "text", "reason"}, ...] (optional),
                         "base": MODEL (optional: this entry is MODEL after GRPO),
                         "rl": {"rewards": [[step, mean reward], ...], "weight_change": r, ...}
-                              (optional)}},
+                              (optional),
+                        "task", "sweep" (optional: see ``backtrack.report_sweep``)}},
      "timings": {stage: seconds} (optional)}
 
 A model after GRPO is drawn in its base model's colour with dashed lines, so each before/after pair
@@ -40,6 +41,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from backtrack.report_sweep import plot_sweeps, sweep_markdown
 
 # Published accuracies (% of 200 held-out problems) of the reference study, to overlay on paper recipes:
 # CountDown budgets 256..4096 tokens (backtracking, greedy) vs n = 1..16 (direct, best-of-n).
@@ -639,7 +642,8 @@ def _markdown(results: dict[str, Any], figures: dict[str, Path]) -> str:
         lines += [f"![accuracy vs FLOPs]({figures['accuracy'].parent.name}/{figures['accuracy'].name})", ""]
     lines += _winner_table(results)
     lines += _before_after(results)
-    other = [f for key, f in figures.items() if key != "accuracy"]
+    lines += sweep_markdown(results, figures.get("k_sweep"))
+    other = [f for key, f in figures.items() if key not in ("accuracy", "k_sweep")]
     if other:
         lines += ["## Training and sampling curves", ""]
         lines += [f"![{f.stem}]({f.parent.name}/{f.name})" for f in other]
@@ -747,6 +751,9 @@ def write_report(run_dir: str | Path, *, overlay_published: bool | None = None) 
         made = plot(results, figures_dir / name)
         if made:
             figures[key] = made
+    swept = plot_sweeps(results, figures_dir / "k_sweep.png")  # only when the recipe swept an option
+    if swept:
+        figures["k_sweep"] = swept
     markdown_text = _markdown(results, figures)
     _atomic_write(out_dir / f"{stem}.md", markdown_text.encode())
     html_path = out_dir / f"{stem}.html"

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from backtrack.budget import training_flops
 from backtrack.recipes import ModelSpec, Recipe
 
 STAGE_FILE = "stage.json"
@@ -110,6 +111,7 @@ class Study:
             return stage(*args, **kwargs)
         finally:
             self.stage_seconds[label] = self.stage_seconds.get(label, 0.0) + time.perf_counter() - start
+        self._task_tokenizers: dict[str, Any] = {}  # for models whose task is not the recipe's
 
     # ---- data ------------------------------------------------------------------------------------
     def data_dir(self, model: ModelSpec) -> Path:
@@ -120,7 +122,11 @@ class Study:
 
         r = self.recipe
         return _hash(
-            r.task.model_dump(), r.data.model_dump(), model.format, model.format_options, GENERATOR_VERSION
+            r.task_of(model).model_dump(),
+            r.data_of(model).model_dump(),
+            model.format,
+            model.format_options,
+            GENERATOR_VERSION,
         )
 
     def data(self, model: ModelSpec) -> Path:
@@ -129,18 +135,18 @@ class Study:
         out, digest = self.data_dir(model), self._data_hash(model)
         if _done(out, digest):
             return out
-        self.log(f"[data] {model.format}: generating {self.recipe.data.n} problems")
-        r = self.recipe
+        task, data = self.recipe.task_of(model), self.recipe.data_of(model)
+        self.log(f"[data] {task.name} {model.format}: generating {data.n} problems")
         build_dataset(
-            r.task.name,
-            r.data.n,
-            r.data.seed,
+            task.name,
+            data.n,
+            data.seed,
             model.format,
             out,
-            task_config=dict(r.task.options),
+            task_config=dict(task.options),
             format_options=dict(model.format_options),
-            test_size=r.data.test_size,
-            workers=r.data.workers,
+            test_size=data.test_size,
+            workers=data.workers,
             overwrite=True,
             progress=self.progress,
         )
@@ -161,10 +167,22 @@ class Study:
         return tokenizer
 
     def tokenizer_for(self, model: ModelSpec, recipe_tokenizer: Any) -> Any:
-        """A saved model's own tokenizer (its chat template included), else the recipe's."""
+        """A saved model's own tokenizer (its chat template included), else the recipe's (built for the
+        model's task when that is not the recipe's)."""
         from backtrack.models import load_tokenizer
+        from backtrack.tokenizer import build_tokenizer
 
-        return load_tokenizer(model.size) if model.pretrained else recipe_tokenizer
+        if model.pretrained:
+            return load_tokenizer(model.size)
+        task = self.recipe.task_of(model)
+        if task == self.recipe.task:
+            return recipe_tokenizer
+        key = json.dumps(task.model_dump(), sort_keys=True)
+        if key not in self._task_tokenizers:
+            whole_numbers = self.recipe.tokenizer.whole_numbers
+            tokenizer = build_tokenizer(task.name, whole_numbers=whole_numbers, **task.options)
+            self._task_tokenizers[key] = tokenizer
+        return self._task_tokenizers[key]
 
     # ---- training --------------------------------------------------------------------------------
     def model_dir(self, model: ModelSpec) -> Path:
@@ -173,7 +191,9 @@ class Study:
     def _train_hash(self, model: ModelSpec) -> str:
         from backtrack.models import pretrained_fingerprint
 
-        spec = model.model_dump(exclude={"eval", "rl"})
+        # Sweep labels do not change what is trained; a model's own task/data enter through the data hash
+        # (and are left out when unset, so recipes without them keep their hashes).
+        spec = model.model_dump(exclude={"eval", "rl", "sweep_of", "sweep_key", "task", "data"})
         tokens = self.recipe.tokenizer.model_dump()
         if model.pretrained:  # the saved model's files, not only its path
             spec["pretrained_files"] = pretrained_fingerprint(model.size)
@@ -297,7 +317,8 @@ class Study:
             progress=self.progress,
         )
         net, tokenizer = load_model(self.model_dir(model), device=self.device)
-        task = get_task(self.recipe.task.name, **self.recipe.task.options)
+        spec = self.recipe.task_of(model)
+        task = get_task(spec.name, **spec.options)
         result = train_grpo(net, tokenizer, self.data(model), task, settings)
         self._write_stage(out, {"hash": digest, "done": True, "rl": result.to_dict()})
         return out
@@ -324,17 +345,23 @@ class Study:
         weights = self.rl_dir(model) if after_rl else self.model_dir(model)
         net, tokenizer = load_model(weights, device=self.device)
         test = datasets.load_from_disk(str(self.data_dir(model)))["test"]
-        rows = [test[i] for i in range(min(len(test), self.recipe.data.test_size))]
-        task = get_task(self.recipe.task.name, **self.recipe.task.options)
+        rows = [test[i] for i in range(min(len(test), self.recipe.data_of(model).test_size))]
+        spec = self.recipe.task_of(model)
+        task = get_task(spec.name, **spec.options)
         entry, records = evaluate_model(
             net, tokenizer, task, rows, model.eval, fmt=model.format, seed=self.recipe.seed
         )
         stage = _read_stage(self.model_dir(model)) or {}
-        params = parameter_count(net)["total"]
-        entry.update(size=model.size, params=params, training=stage.get("training", {}))
+        counts = parameter_count(net)
+        entry.update(
+            size=model.size, params=counts["total"], training=stage.get("training", {}), task=spec.name
+        )
         entry.update(_provenance(self.recipe, model, net, stage.get("training", {})))
         if model.init:
             entry["init"] = model.init
+        if model.sweep_of is not None and model.sweep_key is not None:
+            value = model.format_options.get(model.sweep_key)
+            entry["sweep"] = {"of": model.sweep_of, "key": model.sweep_key, "value": value}
         if after_rl:
             rl = (_read_stage(self.rl_dir(model)) or {}).get("rl", {})
             entry.update(
@@ -346,6 +373,10 @@ class Study:
                     **_rl_summary(rl),
                 },
             )
+            # GRPO's compute beside SFT's (added fields: "total" stays the SFT total it always was)
+            grpo = _grpo_flops(net.config, self.rl_dir(model), model, entry["rl"].get("steps") or 0)
+            sft_total = entry["training_flops"]["total"]
+            entry["training_flops"].update(grpo=grpo, with_grpo=sft_total + grpo)
         _write_json(out / "entry.json", entry)
         with (out / "samples.jsonl").open("w") as fh:
             fh.writelines(json.dumps(r, default=str) + "\n" for r in records)
@@ -396,6 +427,35 @@ class Study:
         }
         _write_json(self.dir / "results.json", results)
         return write_report(self.dir)
+
+
+def _grpo_flops(dims: Any, rl_dir: Path, model: ModelSpec, steps: int) -> float:
+    """GRPO's compute by ``budget.training_flops``: its completions (prompt included) as rows of their
+    mean length, trained on (6 x) and first sampled (2 x, one forward pass), so 8/6 of the training
+    figure. The mean length is TRL's token count over the completions; an estimate like SFT's."""
+    assert model.rl is not None
+    rows = steps * model.rl.batch_size * model.rl.num_generations
+    tokens = _grpo_tokens(rl_dir)
+    if rows <= 0 or tokens <= 0:
+        return 0.0
+    return training_flops(dims, rows, max(1, round(tokens / rows))) * 8 / 6
+
+
+def _grpo_tokens(rl_dir: Path) -> float:
+    """Prompt + completion tokens of all sampled completions (TRL's cumulative ``num_tokens``, last one)."""
+    from backtrack.train.callbacks import METRICS_FILE
+
+    tokens = 0.0
+    path = rl_dir / METRICS_FILE
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                value = json.loads(line).get("num_tokens")
+            except ValueError:
+                continue
+            if isinstance(value, int | float):
+                tokens = max(tokens, float(value))
+    return tokens
 
 
 def _rl_summary(rl: dict[str, Any]) -> dict[str, Any]:

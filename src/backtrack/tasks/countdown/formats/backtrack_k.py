@@ -17,6 +17,13 @@ that is not the target, admits it and returns::
 Unlike the released generator of paper 2 (one wrong branch repeated k times, numbers reused), the k
 branches here are distinct (they differ in where they leave the path or in their first operation)
 and every step in them is legal.
+
+``wrong_answer=True`` is the "structure versus content" variant: the same k wrong branches and
+returns, but the last line of thought is one more legal wrong branch, written as if it were the
+solution ("72 is the target.") and given as the answer. The trace keeps its shape (k backtracks, then
+a full-length path, a claim and an answer) while its content is wrong, so a model trained on it learns
+the search's form from wrong solutions; the trace is not solved, and the dataset's ``solution`` column
+still holds a correct expression (the task solves the problem itself).
 """
 
 from __future__ import annotations
@@ -111,16 +118,24 @@ def render(
     *,
     k: int = 1,
     use_all: bool = True,
+    wrong_answer: bool = False,
 ) -> Trace:
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    if not isinstance(wrong_answer, bool):
+        raise ValueError(f"wrong_answer must be true or false, got {wrong_answer!r}")
     if not use_all:
         raise ValueError("backtrack-k renders full-length paths, so it needs use_all=True")
     rng = rng or random.Random(0)
     path = solution_path(problem, use_all)
     if path is None:
         raise ValueError(f"{problem} has no solution, so it has no backtrack-k trace")
-    branches = _wrong_branches(problem, path, k, rng) if k else []
+    branches = _wrong_branches(problem, path, k + wrong_answer, rng) if k or wrong_answer else []
+    if wrong_answer:
+        # The branch that leaves the path last becomes the final line of thought (the others are
+        # written first, in order, so the trace never goes back to before where it already is).
+        final = branches.pop()
+        path = (*path[: final.at], *final.steps)
     t = problem.target
     lines = ["<think>"]
     nums, done, steps = problem.numbers, 0, 0
@@ -151,7 +166,10 @@ def render(
     lines.append(f"{t} is the target.")
     lines.append("</think>")
     lines.append(f"<answer>{steps_to_expression(problem.numbers, list(path))}</answer>")
-    return Trace("\n".join(lines) + "\n", True, len(branches), len(branches), steps, path)
+    text = "\n".join(lines) + "\n"
+    if wrong_answer:  # no solution reached: the task solves the problem for the dataset's solution column
+        return Trace(text, False, len(branches), len(branches), steps, None)
+    return Trace(text, True, len(branches), len(branches), steps, path)
 
 
 def _last_answer(text: str) -> str | None:
