@@ -95,6 +95,7 @@ def plot_sweeps(results: dict[str, Any], path: Path) -> Path | None:
     try:
         for ax, task in zip(axes[0], tasks, strict=True):
             mine = [g for g in groups if g.task == task]
+            ticks: dict[float, str] = {}  # every sweep's values on the panel's one axis
             for i, group in enumerate(mine):
                 colour = palette[i % len(palette)]
                 xs = _positions(group)
@@ -110,7 +111,8 @@ def plot_sweeps(results: dict[str, Any], path: Path) -> Path | None:
                 ]
                 if after:
                     ax.plot(*zip(*after, strict=True), "s--", color=colour, label=f"{group.of}: after GRPO")
-                ax.set_xticks(xs, [str(p.value) for p in group.points])
+                ticks.update((x, str(p.value)) for x, p in zip(xs, group.points, strict=True))
+            ax.set_xticks(list(ticks), list(ticks.values()))
             ax.set_xlabel(mine[0].key)
             ax.set_title(task)
             ax.set_ylim(0, 1)

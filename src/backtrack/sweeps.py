@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["expand_sweeps", "sweep_value_label"]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VALUE = re.compile(r"^[A-Za-z0-9_.]+$")  # what may follow NAME-key in a model name
+_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")  # what may follow NAME-key in a model name
 
 
 def sweep_value_label(value: Any) -> str:
@@ -57,7 +57,7 @@ def _expand(i: int, table: dict[str, Any]) -> list[dict[str, Any]]:
             raise ValueError(f"{where}.{key}: values must be integers, strings or booleans, got {value!r}")
         if not _VALUE.match(sweep_value_label(value)):
             raise ValueError(
-                f"{where}.{key}: {value!r} cannot be part of a model name (letters, digits, _ .)"
+                f"{where}.{key}: {value!r} cannot be part of a model name (letters, digits, _ . -)"
             )
     labels = [sweep_value_label(v) for v in values]
     if len(set(labels)) != len(labels):
