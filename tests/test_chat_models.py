@@ -255,6 +255,28 @@ def test_a_recipe_on_a_saved_chat_model_trains_evaluates_and_runs_grpo_on_templa
     assert tok.chat_template == CHATML and trained.config.vocab_size == len(tokenizer)
 
 
+def test_the_paper_k_sweep_validates_with_a_stand_in_model_and_measures_its_templated_prompts(
+    chat_model_dir: Path,
+) -> None:
+    """With a model directory in place, validation measures prompts with its tokenizer and template."""
+    from backtrack.recipes import prompt_tokens_bound
+
+    path = Path(__file__).resolve().parent.parent / "recipes" / "paper-k-sweep.toml"
+    data = tomllib.loads(path.read_text())
+    for model in data["models"]:
+        model["size"] = str(chat_model_dir)
+    recipe = parse_recipe(data, "paper-k-sweep (stand-in model)")
+    countdown = recipe.model("countdown-k1")
+    problem = get_task("countdown").generate(random.Random(0))
+    one_prompt = len(
+        load_tokenizer(chat_model_dir)(chatml(get_task("countdown").prompt(problem)))["input_ids"]
+    )
+    assert prompt_tokens_bound(recipe, countdown) >= one_prompt
+    short = {**data, "models": [{**data["models"][0], "context": 300}]}
+    with pytest.raises(RecipeError, match="need a context of"):
+        parse_recipe(short)
+
+
 def test_a_missing_saved_model_still_validates_and_a_mistyped_size_does_not(tmp_path: Path) -> None:
     data = chat_recipe(tmp_path / "not-there")
     assert parse_recipe(data).models[0].size.endswith("not-there")

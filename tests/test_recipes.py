@@ -61,6 +61,9 @@ def test_every_shipped_recipe_validates_and_generates_within_its_contexts(path):
     recipe = load_recipe(path)  # load_recipe runs check_generation_fits
     for model in recipe.models:
         prompt = prompt_tokens_bound(recipe, model)
+        if prompt is None:  # a saved model the user provides: measured once it is there
+            assert model.pretrained and not Path(model.size).exists()
+            continue
         assert all(prompt + spec.generated()[1] <= model.context for spec in model.eval)
 
 
