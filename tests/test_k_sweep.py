@@ -82,7 +82,7 @@ def test_swept_models_mix_with_written_out_ones_and_keep_their_other_options():
         ({"k": [1, 1]}, "values repeat"),
         ({"k": ["a b"]}, "cannot be part of a model name"),
         ({"k": [0, -1]}, "k must be an integer >= 0"),
-        ({"depth": [1]}, "unexpected keyword argument 'depth'"),
+        ({"depth": [1]}, "format_options depth: not an option of format"),
     ],
 )
 def test_a_bad_sweep_is_refused_before_anything_runs(sweep, message):
@@ -156,14 +156,16 @@ def swept_results() -> dict[str, Any]:
     models: dict[str, Any] = {}
     for k, before, after in [(0, 0.1, 0.2), (1, 0.3, 0.5), (3, 0.2, 0.4)]:
         sweep = {"of": "cd", "key": "k", "value": k}
-        models[f"cd-k{k}"] = entry(before, 1e6, task="countdown", sweep=sweep, training_flops={"sft": 1e9})
+        models[f"cd-k{k}"] = entry(
+            before, 1e6, task="countdown", sweep=sweep, training_flops={"own": 1e9, "total": 1e9}
+        )
         models[f"cd-k{k}-grpo"] = entry(
             after,
             2e6,
             task="countdown",
             sweep=sweep,
             base=f"cd-k{k}",
-            training_flops={"sft": 1e9, "grpo": 3e8},
+            training_flops={"own": 1e9, "total": 1e9, "grpo": 3e8},
         )
     models["other"] = entry(0.9, 1e5)
     return {"name": "t", "models": models}
@@ -219,7 +221,8 @@ def test_the_cpu_k_sweep_recipe_validates_and_runs_end_to_end_at_a_tiny_size(tmp
     }
     after = results["models"]["cd-k3-grpo"]
     assert after["sweep"] == {"of": "cd", "key": "k", "value": 3} and after["task"] == "countdown"
-    assert after["training_flops"]["grpo"] > 0 and after["training_flops"]["sft"] > 0
+    flops = after["training_flops"]
+    assert flops["grpo"] > 0 and flops["total"] > 0 and flops["with_grpo"] == flops["total"] + flops["grpo"]
     report = (run / "report.md").read_text()
     assert "## Sweep countdown: cd, solved share against k" in report
     assert "## Sweep countdown: cd-wrong, solved share against k" in report

@@ -84,6 +84,7 @@ class Study:
         self.log = log
         self.timings: dict[str, float] = {}
         self.stage_seconds: dict[str, float] = {}
+        self._task_tokenizers: dict[str, Any] = {}  # for models whose task is not the recipe's
 
     def _stage_timings(self, entries: dict[str, Any]) -> dict[str, float]:
         """Wall seconds per stage. A stage found cached (~0 s now) shows the time of the run that made
@@ -111,7 +112,6 @@ class Study:
             return stage(*args, **kwargs)
         finally:
             self.stage_seconds[label] = self.stage_seconds.get(label, 0.0) + time.perf_counter() - start
-        self._task_tokenizers: dict[str, Any] = {}  # for models whose task is not the recipe's
 
     # ---- data ------------------------------------------------------------------------------------
     def data_dir(self, model: ModelSpec) -> Path:
