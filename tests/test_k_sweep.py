@@ -107,8 +107,8 @@ def test_a_model_may_have_its_own_task_and_data_and_inits_only_from_its_task():
     )
     assert recipe.task_of(recipe.model("sd")).name == "sudoku"
     assert recipe.data_of(recipe.model("sd")).n == 20 and recipe.data_of(recipe.model("cd")).n == 50
-    with pytest.raises(RecipeError, match="format 'backtrack-k' is not one of"):
-        parse_recipe(recipe_with({"name": "sd", "task": sudoku}))  # no sudoku backtrack-k yet
+    with pytest.raises(RecipeError, match="format 'think' is not one of"):
+        parse_recipe(recipe_with({"name": "sd", "task": sudoku, "format": "think"}))  # a CountDown format
     with pytest.raises(RecipeError, match="not its init model's"):
         parse_recipe(
             recipe_with({"name": "cd"}, {"name": "sd", "format": "direct", "task": sudoku, "init": "cd"})
@@ -198,6 +198,8 @@ def tiny_copy(path: Path) -> dict[str, Any]:
     data["data"].update(n=150, test_size=3)
     for model in data["models"]:
         model.update(size="tiny")
+        if "data" in model:
+            model["data"].update(n=40, test_size=2)
         model["train"].update(max_steps=2, batch_size=4, save_steps=2)
         model["eval"] = [{"strategy": "sequential", "budgets": [8, 16]}]
         model["rl"].update(
@@ -209,16 +211,18 @@ def tiny_copy(path: Path) -> dict[str, Any]:
 
 def test_the_cpu_k_sweep_recipe_validates_and_runs_end_to_end_at_a_tiny_size(tmp_path):
     recipe = load_recipe(RECIPES / "cpu-k-sweep.toml")
-    ks = [m.format_options["k"] for m in recipe.models if m.sweep_of == "cd"]
-    assert ks == [0, 1, 3] and all(m.rl and m.rl.reward == "format" for m in recipe.models)
+    for sweep, task in (("cd", "countdown"), ("sudoku", "sudoku")):
+        swept = [m for m in recipe.models if m.sweep_of == sweep]
+        assert [m.format_options["k"] for m in swept] == [0, 1, 3]
+        assert {recipe.task_of(m).name for m in swept} == {task}
+    assert all(m.rl and m.rl.reward == "format" for m in recipe.models)
     assert any(m.format_options.get("wrong_answer") for m in recipe.models)
 
     Study(parse_recipe(tiny_copy(RECIPES / "cpu-k-sweep.toml")), tmp_path, log=lambda _: None).run()
     run = tmp_path / "cpu-k-sweep"
     results = json.loads((run / "results.json").read_text())
-    assert set(results["models"]) == {
-        f"{m}{s}" for m in ("cd-k0", "cd-k1", "cd-k3", "cd-wrong-k1") for s in ("", "-grpo")
-    }
+    names = ("cd-k0", "cd-k1", "cd-k3", "cd-wrong-k1", "sudoku-k0", "sudoku-k1", "sudoku-k3")
+    assert set(results["models"]) == {f"{m}{s}" for m in names for s in ("", "-grpo")}
     after = results["models"]["cd-k3-grpo"]
     assert after["sweep"] == {"of": "cd", "key": "k", "value": 3} and after["task"] == "countdown"
     flops = after["training_flops"]
@@ -226,6 +230,8 @@ def test_the_cpu_k_sweep_recipe_validates_and_runs_end_to_end_at_a_tiny_size(tmp
     report = (run / "report.md").read_text()
     assert "## Sweep countdown: cd, solved share against k" in report
     assert "## Sweep countdown: cd-wrong, solved share against k" in report
+    assert "## Sweep sudoku: sudoku, solved share against k" in report
+    assert results["models"]["sudoku-k1-grpo"]["task"] == "sudoku"
     assert (run / "figures" / "k_sweep.png").is_file()
 
 

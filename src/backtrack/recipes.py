@@ -260,6 +260,11 @@ class Recipe(_Spec):
         """The model's own task, else the recipe's."""
         return model.task or self.task
 
+    def tokenizer_of(self, model: ModelSpec) -> TokenizerSpec:
+        """The ``[tokenizer]`` table for the recipe's task; a model of another task gets that task's
+        plain vocabulary (whole numbers for CountDown would pair up a Sudoku board's digits)."""
+        return self.tokenizer if self.task_of(model) == self.task else TokenizerSpec()
+
     def data_of(self, model: ModelSpec) -> DataSpec:
         """The model's own data settings, else the recipe's."""
         return model.data or self.data
@@ -413,7 +418,7 @@ def prompt_tokens_bound(recipe: Recipe, model: ModelSpec) -> int | None:
         json.dumps(task.options, sort_keys=True),
         model.format,
         json.dumps(model.format_options, sort_keys=True),
-        recipe.tokenizer.whole_numbers,
+        recipe.tokenizer_of(model).whole_numbers,
         recipe.data_of(model).seed,
     )
 

@@ -179,7 +179,7 @@ class Study:
             return recipe_tokenizer
         key = json.dumps(task.model_dump(), sort_keys=True)
         if key not in self._task_tokenizers:
-            whole_numbers = self.recipe.tokenizer.whole_numbers
+            whole_numbers = self.recipe.tokenizer_of(model).whole_numbers
             tokenizer = build_tokenizer(task.name, whole_numbers=whole_numbers, **task.options)
             self._task_tokenizers[key] = tokenizer
         return self._task_tokenizers[key]
@@ -194,7 +194,7 @@ class Study:
         # Sweep labels do not change what is trained; a model's own task/data enter through the data hash
         # (and are left out when unset, so recipes without them keep their hashes).
         spec = model.model_dump(exclude={"eval", "rl", "sweep_of", "sweep_key", "task", "data"})
-        tokens = self.recipe.tokenizer.model_dump()
+        tokens = self.recipe.tokenizer_of(model).model_dump()
         if model.pretrained:  # the saved model's files, not only its path
             spec["pretrained_files"] = pretrained_fingerprint(model.size)
         # A continued model depends on everything its init model was trained from.
