@@ -560,13 +560,22 @@ def model_training_flops(recipe: Recipe, name: str, dims: Any = None) -> dict[st
 
     spec = recipe.model(name)
     if dims is None:
-        dims = MODEL_SIZES.get(spec.size)
+        dims = MODEL_SIZES.get(spec.size) or _saved_config(spec.size)
     own = 0.0
     if dims is not None:
         t = spec.train
         own = training_flops(dims, t.max_steps * t.batch_size, t.max_length or spec.context)
     inherited = model_training_flops(recipe, spec.init, dims)["total"] if spec.init else 0.0
     return {"own": own, "inherited": inherited, "total": own + inherited}
+
+
+def _saved_config(path: str) -> Any:
+    """A saved model's config (for its FLOPs), or None when the directory is not there (yet)."""
+    if not (Path(path).expanduser() / "config.json").is_file():
+        return None
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(Path(path).expanduser(), local_files_only=True)
 
 
 def training_flops_estimate(recipe: Recipe) -> float:
