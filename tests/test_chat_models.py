@@ -301,7 +301,8 @@ def test_the_cli_trains_evaluates_and_runs_grpo_from_a_saved_chat_model(
     options = [f"-c{k}={v}" for k, v in SMALL_COUNTDOWN.items()]
     cli(capsys, "generate", "countdown", "--n", "60", "--format", "direct", "--out", str(data), *options)
     cli(capsys, "train", "sft", "--data", str(data), "--model", str(chat_model_dir), "--out", str(sft),
-        "--context", "1024", "--max-steps", "1", "--batch-size", "2")  # fmt: skip
+        "--context", "1024", "--max-steps", "1", "--batch-size", "2", "--lora-r", "2")  # fmt: skip
+    assert not (sft / "adapter_config.json").exists()  # saved merged
     out = cli(capsys, "eval", "--model", str(sft), "--data", str(data), "--strategy", "parallel",
               "--samples", "1", "--max-new-tokens", "4", "--limit", "2", "--device", "cpu")  # fmt: skip
     assert "solved" in out
@@ -309,3 +310,29 @@ def test_the_cli_trains_evaluates_and_runs_grpo_from_a_saved_chat_model(
         "--num-generations", "2", "--batch-size", "2", "--max-completion-length", "4", "--eval-every", "0",
         "--save-steps", "0", "--device", "cpu")  # fmt: skip
     assert load_tokenizer(rl).chat_template == CHATML
+
+
+def test_lora_trains_adapters_only_and_saves_a_merged_model_that_evaluates_and_runs_grpo(
+    chat_model_dir: Path, tmp_path: Path
+) -> None:
+    """With ``lora_r`` only the adapters on the linear layers train: the embedding (not a LoRA target)
+    is bit for bit the pretrained one, the attention weights moved, and the saved models are plain
+    (merged) models that evaluation and GRPO load."""
+    data = chat_recipe(chat_model_dir)
+    model = data["models"][0]
+    model["train"].update(lora_r=4, learning_rate=5e-2)
+    model["rl"].update(lora_r=4)
+    Study(parse_recipe(data), tmp_path, log=lambda _: None, device="cpu").run()
+    original, _ = load_model(chat_model_dir, device="cpu")
+    for stage in ("chat-k1", "chat-k1-grpo"):
+        saved = tmp_path / "chat" / "models" / stage
+        assert not (saved / "adapter_config.json").exists()
+        trained, _ = load_model(saved, device="cpu")
+        before, after = original.state_dict(), trained.state_dict()
+        assert set(after) == set(before)  # no lora_A/lora_B left: merged
+        assert torch.equal(after["model.embed_tokens.weight"], before["model.embed_tokens.weight"])
+        assert not torch.equal(
+            after["model.layers.0.self_attn.q_proj.weight"], before["model.layers.0.self_attn.q_proj.weight"]
+        )
+    results = json.loads((tmp_path / "chat" / "results.json").read_text())
+    assert set(results["models"]) == {"chat-k1", "chat-k1-grpo"}

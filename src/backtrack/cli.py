@@ -547,6 +547,10 @@ def train_sft_command(
     loss_on: Annotated[str, typer.Option(help="completion, or all (the paper's choice)")] = "completion",
     save_steps: Annotated[int, typer.Option(help="checkpoint every N steps")] = 500,
     seed: Annotated[int, typer.Option(help="initialisation and data order")] = 0,
+    lora_r: Annotated[
+        int | None,
+        typer.Option(help="train rank-R LoRA adapters (peft) instead of every weight; saved merged"),
+    ] = None,
     whole_numbers: Annotated[
         int, typer.Option(help="new models: one token per number 0..N instead of digits (0: digits)")
     ] = 0,
@@ -576,6 +580,7 @@ def train_sft_command(
         loss_on=loss_on,
         seed=seed,
         save_steps=save_steps,
+        lora_r=lora_r,
         resume=resume,
         overwrite=overwrite,
         progress=_tty(),
@@ -654,6 +659,10 @@ def rl_grpo_command(
     eval_every: Annotated[int, typer.Option(help="held-out solved share every N steps (0: never)")] = 50,
     eval_problems: Annotated[int, typer.Option(help="held-out problems (the test split's first N)")] = 64,
     seed: Annotated[int, typer.Option(help="prompt order and sampling")] = 0,
+    lora_r: Annotated[
+        int | None,
+        typer.Option(help="train rank-R LoRA adapters (peft) instead of every weight; saved merged"),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     overwrite: Annotated[bool, typer.Option(help="start again over an earlier run in --out")] = False,
     device: Annotated[
@@ -688,6 +697,7 @@ def rl_grpo_command(
         eval_every=eval_every or None,
         eval_problems=eval_problems,
         seed=seed,
+        lora_r=lora_r,
         resume=resume,
         overwrite=overwrite,
         device=str(resolved),

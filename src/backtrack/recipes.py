@@ -77,6 +77,11 @@ class TrainSpec(_Spec):
     loss_on: Literal["completion", "all"] = "completion"
     save_steps: int = Field(default=200, gt=0)
     seed: int = Field(default=0, ge=0)
+    lora_r: int | None = Field(
+        default=None,
+        gt=0,
+        description="train rank-r LoRA adapters (peft), saved merged; default: every weight",
+    )
     bf16: bool | None = Field(
         default=None, description="None: on for a CUDA device with bf16, off on a CPU (true: ask for it)"
     )
@@ -135,6 +140,11 @@ class RLSpec(_Spec):
     eval_problems: int = Field(default=32, gt=0)
     save_steps: int = Field(default=50, gt=0)
     seed: int = Field(default=0, ge=0)
+    lora_r: int | None = Field(
+        default=None,
+        gt=0,
+        description="train rank-r LoRA adapters (peft), saved merged; default: every weight",
+    )
 
 
 class ModelSpec(_Spec):

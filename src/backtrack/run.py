@@ -194,6 +194,8 @@ class Study:
         # Sweep labels do not change what is trained; a model's own task/data enter through the data hash
         # (and are left out when unset, so recipes without them keep their hashes).
         spec = model.model_dump(exclude={"eval", "rl", "sweep_of", "sweep_key", "task", "data"})
+        if model.train.lora_r is None:  # full fine-tuning: the hash recipes had before LoRA existed
+            del spec["train"]["lora_r"]
         tokens = self.recipe.tokenizer_of(model).model_dump()
         if model.pretrained:  # the saved model's files, not only its path
             spec["pretrained_files"] = pretrained_fingerprint(model.size)
@@ -232,6 +234,7 @@ class Study:
             seed=t.seed,
             save_steps=t.save_steps,
             bf16=t.bf16,
+            lora_r=t.lora_r,
             device=str(self.device),
             resume=resume,
             overwrite=not resume,
@@ -278,7 +281,8 @@ class Study:
 
     def _rl_hash(self, model: ModelSpec) -> str:
         assert model.rl is not None
-        return _hash(self._train_hash(model), model.rl.model_dump())
+        rl = model.rl.model_dump(exclude={"lora_r"} if model.rl.lora_r is None else set())
+        return _hash(self._train_hash(model), rl)
 
     def rl(self, model: ModelSpec) -> Path:
         """GRPO from the SFT model, the task verifier as reward (``backtrack.train.grpo``)."""
@@ -311,6 +315,7 @@ class Study:
             eval_problems=r.eval_problems,
             save_steps=r.save_steps,
             seed=r.seed,
+            lora_r=r.lora_r,
             device=str(self.device),
             resume=resume,
             overwrite=not resume,

@@ -200,13 +200,18 @@ class SFTSettings(CheckedSettings):
     """Processes for tokenization (``datasets.map``); ``None`` tokenizes in this process."""
     dataloader_num_workers: int = 0
     """Worker processes building batches; 0 builds them in the training process."""
+    lora_r: int | None = None
+    """Train rank-``lora_r`` LoRA adapters (``backtrack.train.lora``) instead of every weight; the final
+    model is saved with the adapters merged. ``None``: full fine-tuning."""
     device: str | None = None
     """``cpu`` or ``cuda``; ``None`` follows ``backtrack.device``'s rule (CUDA when present, else the CPU;
     the CPU in processes started by ``accelerate launch --cpu``). Under a multi-process launcher each
     process takes its own GPU whatever this says."""
 
     def _check(self, need: Callable[[bool, str], None]) -> None:
-        self._positive_ints(need, ("max_steps", "save_steps", "save_total_limit", "num_proc"), optional=True)
+        self._positive_ints(
+            need, ("max_steps", "save_steps", "save_total_limit", "num_proc", "lora_r"), optional=True
+        )
         need(_is_number(self.epochs) and self.epochs > 0, f"epochs must be positive, got {self.epochs!r}")
         self._positive_ints(
             need,
@@ -324,6 +329,8 @@ class GRPOSettings(CheckedSettings):
     """Without ``resume``, delete an earlier run in ``output_dir`` instead of refusing."""
     progress: bool = True
     """Show a progress bar with the reward and the held-out solved share."""
+    lora_r: int | None = None
+    """Train rank-``lora_r`` LoRA adapters (TRL's ``peft_config``); saved merged (see ``SFTSettings``)."""
     device: str | None = None
     """``cpu`` or ``cuda``; ``None`` follows ``backtrack.device``'s rule (see ``SFTSettings.device``)."""
 
@@ -349,6 +356,7 @@ class GRPOSettings(CheckedSettings):
             "eval_max_new_tokens",
             "save_steps",
             "save_total_limit",
+            "lora_r",
         )
         self._positive_ints(need, optional, optional=True)
         need(

@@ -82,6 +82,7 @@ from backtrack.train.config import (
     resolve_vllm,
     training_device,
 )
+from backtrack.train.lora import lora_config, merge_lora
 from backtrack.train.rewards import SafeReward, expected_kinds, resolve_reward, safe_reward
 from backtrack.train.splits import load_splits
 
@@ -111,6 +112,7 @@ RESUME_KEYS = (
     "num_generations",
     "num_iterations",
     "seed",
+    "lora_r",
 )
 COMPLETION_LENGTH_MULTIPLE = 16  # suggested lengths are rounded up to this
 
@@ -429,9 +431,11 @@ def train_grpo(
     monitor = grpo_monitor(out, held_out, settings, trainer_ref)
     needs_path = settings.beta > 0 or use_vllm
     with progress_bars(settings.progress), _loadable_start(model, tokenizer, out, args, needs_path):
-        trainer = _trainer(model, tokenizer, train, rewards, args, [monitor, *callbacks])
+        trainer = _trainer(model, tokenizer, train, rewards, args, [monitor, *callbacks], settings.lora_r)
         trainer_ref["trainer"] = trainer
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if settings.lora_r is not None:
+            trainer.model = merge_lora(trainer.accelerator.unwrap_model(trainer.model))  # saved whole
         save_final(trainer, out)
 
     failures = _count_failures(trainer, rewards)
@@ -458,12 +462,14 @@ def _trainer(
     rewards: list[SafeReward],
     args: Any,
     callbacks: list[Any],
+    lora_r: int | None = None,
 ) -> Any:
     from transformers import PrinterCallback, ProgressCallback
     from trl import GRPOTrainer
 
     trainer = GRPOTrainer(
         model=model,
+        peft_config=lora_config(lora_r) if lora_r is not None else None,
         reward_funcs=list(rewards),
         args=args,
         # TRL passes every column but prompt/completion to the rewards; the SFT target is dead weight.

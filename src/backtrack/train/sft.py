@@ -71,6 +71,7 @@ from backtrack.train.config import (
     sft_training_arguments,
     training_device,
 )
+from backtrack.train.lora import merge_lora, with_lora
 from backtrack.train.packed_attention import FLEX_PAD_MULTIPLE, choose_packed_attention, packed_attention
 from backtrack.train.packing import (
     PackedCollator,
@@ -100,6 +101,7 @@ RESUME_KEYS = (
     "packing",
     "overlong",
     "seed",
+    "lora_r",
 )
 
 
@@ -234,9 +236,12 @@ def train_sft(
     with packed_attention(model, path) as attention:
         if settings.verify_packing:
             verify_packing(model)
+        trained = with_lora(model, settings.lora_r)  # the model itself without LoRA
         trainer, rate, output = _fit(
-            model, tokenizer, args, packed, settings, resume_from, callbacks, attention
+            trained, tokenizer, args, packed, settings, resume_from, callbacks, attention
         )
+    if settings.lora_r is not None:
+        trainer.model = merge_lora(trainer.model)  # into ``model``'s own weights: saved (and kept) whole
     with progress_bars(settings.progress):
         save_final(trainer, out)  # after the block: the saved config names the model's own attention
 
