@@ -1,8 +1,9 @@
 """The Sudoku task package: everything about the puzzle lives here.
 
 ``task`` (the ``Sudoku`` task object), ``problem`` (config and problem type), ``board`` (grids and
-geometry), ``solver`` (exact solving, puzzle generation), ``lines`` (the trace line grammar and the
-replay the verifier uses), ``search`` (naive and strategy DFS emitting events) and ``formats``.
+geometry of 9x9, 6x6 and 4x4 boards), ``solver`` (exact solving, puzzle generation), ``lines`` (the
+trace line grammar and the replay the verifier uses), ``search`` (naive and strategy DFS emitting
+events) and ``formats``.
 """
 
 from backtrack.tasks.sudoku.board import (
@@ -10,6 +11,7 @@ from backtrack.tasks.sudoku.board import (
     BIT,
     BITS_OF,
     BOX_OF,
+    BOX_SHAPES,
     CELL_NAMES,
     COL_OF,
     DIGIT_OF_BIT,
@@ -20,8 +22,11 @@ from backtrack.tasks.sudoku.board import (
     ROW_OF,
     UNITS,
     UNITS_OF,
+    Geometry,
     check_solution,
     find_conflict,
+    geometry,
+    geometry_of,
     grid_lines,
     grid_to_str,
     grid_values,
@@ -48,6 +53,7 @@ __all__ = [
     "BIT",
     "BITS_OF",
     "BOX_OF",
+    "BOX_SHAPES",
     "CELL_NAMES",
     "COL_OF",
     "DIGITS_OF",
@@ -58,6 +64,7 @@ __all__ = [
     "ROW_OF",
     "UNITS",
     "UNITS_OF",
+    "Geometry",
     "Replay",
     "Sudoku",
     "SudokuConfig",
@@ -72,6 +79,8 @@ __all__ = [
     "format_guess",
     "format_nocand",
     "format_revert",
+    "geometry",
+    "geometry_of",
     "grid_lines",
     "grid_to_str",
     "grid_values",

@@ -9,24 +9,24 @@ After a ``nocand`` (or a ``revert``) the next line must retry the innermost open
 untried candidate (``guess:`` on the same cell, same list) or ``revert`` it. Each such retry and
 each revert is one backtrack; each ``nocand`` is one dead end. The verifier reads traces with this
 module, without the formats (which also need the search).
+
+Cells are named ``(r, c)`` for every board size; writers take a cell index of the board's own size
+(``geo``, 9x9 unless given), and ``replay`` reads lines for the size of the puzzle it replays.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from backtrack.tasks.sudoku.board import (
-    BIT,
-    CELL_NAMES,
-    N_CELLS,
-    POPCOUNT,
-    UNIT_NAMES,
-    UNITS,
-    UNITS_OF,
+    GEOMETRY_9X9,
+    Geometry,
     _unit_masks,
     check_solution,
+    geometry_of,
     grid_to_str,
     grid_values,
 )
@@ -39,25 +39,25 @@ NONE = "none"
 SEPARATORS = (": ", " = ", "[", "]", ", ", " ", "\n")
 
 
-def cell_name(i: int) -> str:
-    """``(r, c)`` for cell index ``i`` (row-major)."""
-    return CELL_NAMES[i]
+def cell_name(i: int, geo: Geometry = GEOMETRY_9X9) -> str:
+    """``(r, c)`` for cell index ``i`` (row-major on a board of geometry ``geo``)."""
+    return geo.cell_names[i]
 
 
-def format_fill(i: int, v: int) -> str:
-    return f"{CELL_NAMES[i]} = {v}"
+def format_fill(i: int, v: int, geo: Geometry = GEOMETRY_9X9) -> str:
+    return f"{geo.cell_names[i]} = {v}"
 
 
-def format_guess(i: int, candidates: tuple[int, ...], v: int) -> str:
-    return f"{GUESS}: {CELL_NAMES[i]} [{', '.join(map(str, candidates))}] = {v}"
+def format_guess(i: int, candidates: tuple[int, ...], v: int, geo: Geometry = GEOMETRY_9X9) -> str:
+    return f"{GUESS}: {geo.cell_names[i]} [{', '.join(map(str, candidates))}] = {v}"
 
 
-def format_nocand(i: int) -> str:
-    return f"{NOCAND}: {CELL_NAMES[i]}"
+def format_nocand(i: int, geo: Geometry = GEOMETRY_9X9) -> str:
+    return f"{NOCAND}: {geo.cell_names[i]}"
 
 
-def format_revert(i: int, candidates: tuple[int, ...]) -> str:
-    return f"{REVERT}: {CELL_NAMES[i]} [{', '.join(map(str, candidates))}] = {NONE}"
+def format_revert(i: int, candidates: tuple[int, ...], geo: Geometry = GEOMETRY_9X9) -> str:
+    return f"{REVERT}: {geo.cell_names[i]} [{', '.join(map(str, candidates))}] = {NONE}"
 
 
 # The backtrack-k format's tags and its one sentence ("Wait, this doesn't lead to the correct
@@ -69,15 +69,17 @@ THINK_WORDS = (
 )  # fmt: skip
 
 
-def vocabulary() -> list[str]:
+def vocabulary(geo: Geometry = GEOMETRY_9X9) -> list[str]:
     """Literals a tokenizer keeps whole: one token per cell, digits, the format words, separators.
 
     Covers the prompt (digits and newlines), grids, direct fills, every dfs trace line and the
-    backtrack-k tags and sentence.
+    backtrack-k tags and sentence, on a board of geometry ``geo``. The 9x9 list keeps all ten digits
+    and its order (saved tokenizers depend on it); other sizes have their own cells and digits 0..n.
     """
+    digits = "0123456789" if geo is GEOMETRY_9X9 else geo.digits
     return [
-        *CELL_NAMES,
-        *"0123456789",
+        *geo.cell_names,
+        *digits,
         GUESS,
         NOCAND,
         REVERT,
@@ -88,12 +90,6 @@ def vocabulary() -> list[str]:
     ]
 
 
-_CELL = r"\(\s*([0-8])\s*,\s*([0-8])\s*\)"
-_LIST = r"\[\s*([1-9](?:\s*,\s*[1-9])*)\s*\]"
-_FILL_RE = re.compile(rf"{_CELL}\s*=\s*([1-9])", re.ASCII)
-_GUESS_RE = re.compile(rf"{GUESS}\s*:\s*{_CELL}\s*{_LIST}\s*=\s*([1-9])", re.ASCII)
-_NOCAND_RE = re.compile(rf"{NOCAND}\s*:\s*{_CELL}", re.ASCII)
-_REVERT_RE = re.compile(rf"{REVERT}\s*:\s*{_CELL}\s*{_LIST}\s*=\s*{NONE}", re.ASCII)
 MAX_REPLAY_ERRORS = 20
 # The longest well-formed line (a guess listing nine candidates) is 45 characters; anything much
 # longer is rejected before a regex sees it, which keeps the per-line cost flat.
@@ -142,61 +138,84 @@ class Replay:
 # A line read into (kind, cell, candidates, digit); kind _BAD carries the error text as "cell".
 _FILL, _GUESS, _NOCAND, _REVERT, _BAD = range(5)
 _Line = tuple[int, Any, tuple[int, ...], int]
-# Canonical fills are most lines of any trace: a dict lookup skips the regex for them.
-_CANONICAL_FILLS: dict[str, _Line] = {
-    format_fill(i, v): (_FILL, i, (), v) for i in range(N_CELLS) for v in range(1, 10)
-}
 
 
-def _mask(digits: tuple[int, ...]) -> int:
+@dataclass(frozen=True, slots=True)
+class _Grammar:
+    """The line regexes of one board size (cells 0..n-1, digits 1..n) and its canonical fills."""
+
+    geo: Geometry
+    fill: re.Pattern[str]
+    guess: re.Pattern[str]
+    nocand: re.Pattern[str]
+    revert: re.Pattern[str]
+    canonical_fills: dict[str, _Line]  # most lines of any trace: a dict lookup skips the regex
+
+
+@cache
+def _grammar(geo: Geometry) -> _Grammar:
+    index, digit = f"[0-{geo.n - 1}]", f"[1-{geo.n}]"
+    cell = rf"\(\s*({index})\s*,\s*({index})\s*\)"
+    listed = rf"\[\s*({digit}(?:\s*,\s*{digit})*)\s*\]"
+    return _Grammar(
+        geo,
+        re.compile(rf"{cell}\s*=\s*({digit})", re.ASCII),
+        re.compile(rf"{GUESS}\s*:\s*{cell}\s*{listed}\s*=\s*({digit})", re.ASCII),
+        re.compile(rf"{NOCAND}\s*:\s*{cell}", re.ASCII),
+        re.compile(rf"{REVERT}\s*:\s*{cell}\s*{listed}\s*=\s*{NONE}", re.ASCII),
+        {format_fill(i, v, geo): (_FILL, i, (), v) for i in range(geo.n_cells) for v in range(1, geo.n + 1)},
+    )
+
+
+def _mask(geo: Geometry, digits: tuple[int, ...]) -> int:
     m = 0
     for d in digits:
-        m |= BIT[d]
+        m |= geo.bit[d]
     return m
-
-
-def _cell_index(match: re.Match[str]) -> int:
-    return int(match.group(1)) * 9 + int(match.group(2))
 
 
 def _candidates(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(","))
 
 
-def _read_line(line: str, allow_search: bool) -> _Line:
+def _read_line(grammar: _Grammar, line: str, allow_search: bool) -> _Line:
     """Classify one stripped, non-empty line (pure function of the text, so results are cached)."""
     head = line[0] if len(line) <= MAX_LINE_CHARS else ""
+    n = grammar.geo.n
     m: re.Match[str] | None = None
     if head == "(":
-        m = _FILL_RE.fullmatch(line)
+        m = grammar.fill.fullmatch(line)
         if m:
-            return (_FILL, _cell_index(m), (), int(m.group(3)))
+            return (_FILL, int(m.group(1)) * n + int(m.group(2)), (), int(m.group(3)))
     elif allow_search and head == "g":
-        m = _GUESS_RE.fullmatch(line)
+        m = grammar.guess.fullmatch(line)
         if m:
-            return (_GUESS, _cell_index(m), _candidates(m.group(3)), int(m.group(4)))
+            cell = int(m.group(1)) * n + int(m.group(2))
+            return (_GUESS, cell, _candidates(m.group(3)), int(m.group(4)))
     elif allow_search and head == "n":
-        m = _NOCAND_RE.fullmatch(line)
+        m = grammar.nocand.fullmatch(line)
         if m:
-            return (_NOCAND, _cell_index(m), (), 0)
+            return (_NOCAND, int(m.group(1)) * n + int(m.group(2)), (), 0)
     elif allow_search and head == "r":
-        m = _REVERT_RE.fullmatch(line)
+        m = grammar.revert.fullmatch(line)
         if m:
-            return (_REVERT, _cell_index(m), _candidates(m.group(3)), 0)
+            return (_REVERT, int(m.group(1)) * n + int(m.group(2)), _candidates(m.group(3)), 0)
     expected = "'(r, c) = v', 'guess:', 'nocand:' or 'revert:'" if allow_search else "'(r, c) = v'"
     return (_BAD, f"unreadable line {line[:40]!r}; expected {expected}", (), 0)
 
 
 class _Replayer:
-    """The state machine behind ``replay``: a board, its 27 unit masks and a stack of open guesses."""
+    """The state machine behind ``replay``: a board, its 3n unit masks and a stack of open guesses."""
 
     def __init__(self, puzzle: list[int], max_errors: int) -> None:
+        self.geo = geo = geometry_of(puzzle)
+        self.bit, self.units_of, self.names = geo.bit, geo.units_of, geo.cell_names
         masks = _unit_masks(puzzle)
         if masks is None:
             raise ValueError("the puzzle repeats a digit in a unit")
         self.board = list(puzzle)
         self.givens = [v != 0 for v in puzzle]
-        self.units = masks[0] + masks[1] + masks[2]  # indexed like UNITS: rows, columns, boxes
+        self.units = masks[0] + masks[1] + masks[2]  # indexed like geo.units: rows, columns, boxes
         self.filled = sum(self.givens)
         self.stack: list[_Frame] = []
         self.failed = False  # the current branch hit a dead end; a retry or revert must follow
@@ -209,19 +228,19 @@ class _Replayer:
 
     def conflict(self, i: int, v: int) -> str | None:
         """Which unit of cell ``i`` already holds ``v``, or None (the common case, one mask test)."""
-        b = BIT[v]
+        b = self.bit[v]
         units = self.units
-        r, c, x = UNITS_OF[i]
+        r, c, x = self.units_of[i]
         if not (units[r] | units[c] | units[x]) & b:
             return None
         u = next(u for u in (r, c, x) if units[u] & b)
-        at = next((j for j in UNITS[u] if self.board[j] == v), i)
-        return f"{UNIT_NAMES[u]} ({v} already at {CELL_NAMES[at]})"
+        at = next((j for j in self.geo.units[u] if self.board[j] == v), i)
+        return f"{self.geo.unit_names[u]} ({v} already at {self.names[at]})"
 
     def place(self, i: int, v: int) -> None:
-        b = BIT[v]
+        b = self.bit[v]
         units = self.units
-        r, c, x = UNITS_OF[i]
+        r, c, x = self.units_of[i]
         self.board[i] = v
         units[r] |= b
         units[c] |= b
@@ -235,7 +254,7 @@ class _Replayer:
     def expected(self) -> str:
         """What must follow a dead end, for error messages."""
         if self.stack:
-            return f"; expected a retry or revert of {CELL_NAMES[self.stack[-1].cell]}"
+            return f"; expected a retry or revert of {self.names[self.stack[-1].cell]}"
         return ", but no guess is left open to return to"
 
     # -- one method per line kind ---------------------------------------------------------------
@@ -243,16 +262,16 @@ class _Replayer:
         if self.failed:
             self.error(
                 ln,
-                f"fill {format_fill(i, v)} after a dead end{self.expected()}",
+                f"fill {format_fill(i, v, self.geo)} after a dead end{self.expected()}",
             )
             self.failed = False
         if self.board[i]:
             what = "a given" if self.givens[i] else "already filled"
-            self.error(ln, f"cannot fill {CELL_NAMES[i]}: it is {what}")
+            self.error(ln, f"cannot fill {self.names[i]}: it is {what}")
             return
         clash = self.conflict(i, v)
         if clash:
-            self.error(ln, f"cell {CELL_NAMES[i]} = {v} conflicts with {clash}")
+            self.error(ln, f"cell {self.names[i]} = {v} conflicts with {clash}")
         self.place(i, v)
         self.result.fills += 1
 
@@ -263,37 +282,37 @@ class _Replayer:
         if self.failed:
             self.error(
                 ln,
-                f"guess at {CELL_NAMES[i]} after a dead end{self.expected()}",
+                f"guess at {self.names[i]} after a dead end{self.expected()}",
             )
             self.failed = False
         if self.board[i]:
-            self.error(ln, f"guess at {CELL_NAMES[i]}, which is already filled")
+            self.error(ln, f"guess at {self.names[i]}, which is already filled")
             return
-        listed = _mask(candidates)
-        if POPCOUNT[listed] != len(candidates):
-            self.error(ln, f"candidate list {list(candidates)} of {CELL_NAMES[i]} repeats a digit")
-        r, c, x = UNITS_OF[i]
+        listed = _mask(self.geo, candidates)
+        if self.geo.popcount[listed] != len(candidates):
+            self.error(ln, f"candidate list {list(candidates)} of {self.names[i]} repeats a digit")
+        r, c, x = self.units_of[i]
         if listed & (self.units[r] | self.units[c] | self.units[x]):  # one mask test in the common case
             d = next(d for d in candidates if self.conflict(i, d))
-            self.error(ln, f"candidate {d} of {CELL_NAMES[i]} conflicts with {self.conflict(i, d)}")
-        if not listed & BIT[v]:
-            self.error(ln, f"guess {CELL_NAMES[i]} = {v} is not among its candidates {list(candidates)}")
-        self.stack.append(_Frame(i, candidates, BIT[v], (self.board[:], self.units[:], self.filled)))
+            self.error(ln, f"candidate {d} of {self.names[i]} conflicts with {self.conflict(i, d)}")
+        if not listed & self.bit[v]:
+            self.error(ln, f"guess {self.names[i]} = {v} is not among its candidates {list(candidates)}")
+        self.stack.append(_Frame(i, candidates, self.bit[v], (self.board[:], self.units[:], self.filled)))
         self.place(i, v)
         self.result.guesses += 1
 
     def retry(self, ln: int, frame: _Frame, candidates: tuple[int, ...], v: int) -> None:
-        name = CELL_NAMES[frame.cell]
+        name = self.names[frame.cell]
         if candidates != frame.candidates:
             self.error(
                 ln, f"candidates of {name} changed from {list(frame.candidates)} to {list(candidates)}"
             )
         if v not in frame.candidates:
             self.error(ln, f"guess {name} = {v} is not among its candidates {list(frame.candidates)}")
-        elif frame.tried & BIT[v]:
+        elif frame.tried & self.bit[v]:
             self.error(ln, f"guess {name} = {v} was already tried")
         self.restore(frame)
-        frame.tried |= BIT[v]
+        frame.tried |= self.bit[v]
         self.place(frame.cell, v)
         self.failed = False
         self.result.guesses += 1
@@ -305,26 +324,26 @@ class _Replayer:
         if self.failed:
             self.error(ln, f"nocand after a dead end{self.expected()}")
         if self.board[i]:
-            self.error(ln, f"nocand at {CELL_NAMES[i]}, which is filled")
+            self.error(ln, f"nocand at {self.names[i]}, which is filled")
         self.failed = True
         self.result.dead_ends += 1
 
     def revert(self, ln: int, i: int, candidates: tuple[int, ...]) -> None:
         if not self.stack or self.stack[-1].cell != i:
-            open_cell = CELL_NAMES[self.stack[-1].cell] if self.stack else "none"
-            self.error(ln, f"revert of {CELL_NAMES[i]}, but the innermost open guess is {open_cell}")
+            open_cell = self.names[self.stack[-1].cell] if self.stack else "none"
+            self.error(ln, f"revert of {self.names[i]}, but the innermost open guess is {open_cell}")
             return
         frame = self.stack[-1]
         if not self.failed:
-            self.error(ln, f"revert of {CELL_NAMES[i]} without a dead end below it")
+            self.error(ln, f"revert of {self.names[i]} without a dead end below it")
         if candidates != frame.candidates:
             self.error(
                 ln,
-                f"candidates of {CELL_NAMES[i]} changed from {list(frame.candidates)} to {list(candidates)}",
+                f"candidates of {self.names[i]} changed from {list(frame.candidates)} to {list(candidates)}",
             )
-        if _mask(frame.candidates) & ~frame.tried:
-            untried = next(d for d in frame.candidates if not frame.tried & BIT[d])
-            self.error(ln, f"revert of {CELL_NAMES[i]} before trying {untried}")
+        if _mask(self.geo, frame.candidates) & ~frame.tried:
+            untried = next(d for d in frame.candidates if not frame.tried & self.bit[d])
+            self.error(ln, f"revert of {self.names[i]} before trying {untried}")
         self.restore(frame)
         self.stack.pop()
         self.failed = True
@@ -355,16 +374,18 @@ def replay(puzzle: str, text: str, *, allow_search: bool = True, stop_at_first_e
     line then costs O(1) mask operations, or one board copy for a guess or backtrack.
     """
     rp = _Replayer(grid_values(puzzle), MAX_REPLAY_ERRORS)
+    grammar = _grammar(rp.geo)
+    canonical_fills, n_cells = grammar.canonical_fills, rp.geo.n_cells
     errors = rp.result.errors
     seen: dict[str, _Line] = {}  # other lines already read
     for ln, raw in enumerate(text.split("\n"), 1):
-        read = _CANONICAL_FILLS.get(raw) or seen.get(raw)
+        read = canonical_fills.get(raw) or seen.get(raw)
         if read is None:
             line = raw.strip()
             if not line:
                 continue
-            read = seen[raw] = _read_line(line, allow_search)
-        if rp.filled == N_CELLS:
+            read = seen[raw] = _read_line(grammar, line, allow_search)
+        if rp.filled == n_cells:
             rp.error(ln, "text continues after the grid is complete")
             break
         kind, i, candidates, v = read
@@ -396,7 +417,8 @@ def replay_reason(result: Replay) -> str:
     if result.gave_up:
         return "the trace reverted every guess without reaching a solution"
     if not result.complete:
-        return f"the text ends with {N_CELLS - result.board.count('0')} of 81 cells filled"
+        cells = len(result.board)
+        return f"the text ends with {cells - result.board.count('0')} of {cells} cells filled"
     return "complete valid grid"
 
 

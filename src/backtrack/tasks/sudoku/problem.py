@@ -5,28 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from backtrack.tasks.sudoku.board import N_CELLS, parse_grid
+from backtrack.tasks.sudoku.board import BOX_SHAPES, Geometry, geometry, geometry_of, parse_grid
+
+# Default and smallest givens per box shape. 9x9: the paper's 22-26 (no unique 9x9 puzzle has fewer
+# than 17 givens). 6x6: 9 givens, the fewest that digging reaches reliably (8 almost never), where
+# naked singles alone solve about half the puzzles and a third need a backtrack (10-12 givens: 66-79%
+# solved without a guess; docs/study-sudoku.md). No unique 6x6 puzzle has fewer than 8 givens.
+# 4x4: 4-6; these never need a guess (naked singles solve every 4x4 puzzle we generated).
+DEFAULT_GIVENS = {"3x3": (22, 26), "2x3": (9, 9), "2x2": (4, 6)}
+FEWEST_GIVENS = {"3x3": 17, "2x3": 8, "2x2": 4}
 
 
 @dataclass(frozen=True, slots=True)
 class SudokuConfig:
-    """Knobs of the Sudoku generator (defaults: the paper's 22-26 givens)."""
+    """Knobs of the Sudoku generator: the box shape (the board size) and how many givens a puzzle has.
 
-    min_givens: int = 22
-    max_givens: int = 26
+    ``min_givens``/``max_givens`` default by size (None: ``DEFAULT_GIVENS[box]``, the paper's 22-26
+    on 9x9); the resolved numbers are what the config holds afterwards.
+    """
+
+    box: str = "3x3"  # "3x3" (9x9), "2x3" (6x6: boxes of 2 rows x 3 columns) or "2x2" (4x4)
+    min_givens: int | None = None
+    max_givens: int | None = None
     # Share of puzzles in the test split, decided by a hash of the puzzle text (content, not seed).
     test_fraction: float = 0.1
     # Random full grids to try before giving up on reaching <= max_givens (below ~21 this gets slow).
     max_tries: int = 1000
 
     def __post_init__(self) -> None:
+        if self.box not in BOX_SHAPES:
+            raise ValueError(f"box must be one of {', '.join(map(repr, BOX_SHAPES))}, got {self.box!r}")
+        low, high = DEFAULT_GIVENS[self.box]
+        if self.min_givens is None:
+            object.__setattr__(self, "min_givens", low)
+        if self.max_givens is None:
+            object.__setattr__(self, "max_givens", high)
         for name in ("min_givens", "max_givens", "max_tries"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
-        if not 17 <= self.min_givens <= 80 or not 17 <= self.max_givens <= 80:
+        geo = self.geometry
+        fewest, most = FEWEST_GIVENS[self.box], geo.n_cells - 1
+        if not fewest <= self.min_givens <= most or not fewest <= self.max_givens <= most:
             raise ValueError(
-                f"min_givens and max_givens must be in 17..80 (no unique puzzle has fewer than 17 givens), "
+                f"min_givens and max_givens must be in {fewest}..{most} on a {geo.n}x{geo.n} board "
+                f"(box {self.box}; no unique puzzle has fewer than {fewest} givens), "
                 f"got {self.min_givens} and {self.max_givens}"
             )
         if self.min_givens > self.max_givens:
@@ -39,20 +62,31 @@ class SudokuConfig:
         if self.max_tries < 1:
             raise ValueError(f"max_tries must be >= 1, got {self.max_tries}")
 
+    @property
+    def geometry(self) -> Geometry:
+        return geometry(self.box)
+
 
 @dataclass(frozen=True, slots=True)
 class SudokuProblem:
-    puzzle: str  # 81 chars, '0' for a blank
-    solution: str  # 81 chars, the unique solution
+    puzzle: str  # n*n chars (81 on 9x9), '0' for a blank; its length names the board size
+    solution: str  # n*n chars, the unique solution
+
+    @property
+    def geometry(self) -> Geometry:
+        return geometry_of(self.puzzle)
 
     @property
     def givens(self) -> int:
-        return N_CELLS - self.puzzle.count("0")
+        return len(self.puzzle) - self.puzzle.count("0")
 
     def to_dict(self) -> dict[str, Any]:
         return {"puzzle": self.puzzle, "solution": self.solution}
 
 
 def puzzle_of(problem: SudokuProblem | str) -> str:
-    """The puzzle string of a problem or of a grid given as text."""
-    return problem.puzzle if isinstance(problem, SudokuProblem) else parse_grid(problem)
+    """The puzzle string of a problem or of a grid given as text (of any size: its cell count names it)."""
+    if isinstance(problem, SudokuProblem):
+        return problem.puzzle
+    cells = "".join(problem.split()) if isinstance(problem, str) else problem
+    return parse_grid(problem, geometry_of(cells))

@@ -18,7 +18,8 @@ Events (``action``/``info`` use row and column indices, not cell numbers):
 
 There is exactly one BACKTRACK per failed guess; a run cut short by a limit stops *before* a guess,
 without a BACKTRACK for a failure it will not act on, so text rendered from the events matches them.
-``state`` is always the 81-character board after the event.
+``state`` is always the board after the event (81 characters on 9x9); the board's size comes from
+the puzzle, and units are its rows, columns and boxes.
 """
 
 from __future__ import annotations
@@ -28,28 +29,10 @@ from enum import Enum
 from itertools import combinations
 
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.sudoku.board import (
-    ALL_DIGITS,
-    BIT,
-    BOX_OF,
-    COL_OF,
-    DIGIT_OF_BIT,
-    DIGITS_OF,
-    N_CELLS,
-    PEERS,
-    POPCOUNT,
-    ROW_OF,
-    UNITS,
-    grid_to_str,
-    grid_values,
-)
+from backtrack.tasks.sudoku.board import geometry_of, grid_to_str, grid_values
 from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
 
 __all__ = ["STRATEGIES", "dfs_naive", "dfs_strategy", "propagate_guess", "search_events"]
-
-# Boxes (pointing looks at their rows and columns) and lines (claiming looks at their boxes).
-_BOX_UNITS = UNITS[18:]
-_LINE_UNITS = UNITS[:18]
 
 
 class _Status(Enum):
@@ -72,13 +55,14 @@ class _Search:
         self, puzzle: str, techniques: bool, max_guesses: int | None, max_events: int | None
     ) -> None:
         self.board = grid_values(puzzle)
-        self.cands = [0] * N_CELLS
-        for i in range(N_CELLS):
+        self.geo = geo = geometry_of(self.board)
+        self.cands = [0] * geo.n_cells
+        for i in range(geo.n_cells):
             if not self.board[i]:
                 used = 0
-                for j in PEERS[i]:
-                    used |= BIT[self.board[j]]
-                self.cands[i] = ~used & ALL_DIGITS
+                for j in geo.peers[i]:
+                    used |= geo.bit[self.board[j]]
+                self.cands[i] = ~used & geo.all_digits
         self.techniques = techniques
         self.max_guesses = max_guesses
         self.max_events = max_events
@@ -102,38 +86,39 @@ class _Search:
         )
 
     def place(self, i: int, v: int) -> None:
-        b = BIT[v]
+        b = self.geo.bit[v]
         self.board[i] = v
         self.cands[i] = 0
-        for j in PEERS[i]:
+        for j in self.geo.peers[i]:
             self.cands[j] &= ~b
 
     # -- deductions ---------------------------------------------------------------------------
     def naked_singles(self, node: tuple[int, ...]) -> bool:
         """One row-major pass filling every cell left with one candidate; raises at an empty one."""
         progress = False
-        board, cands = self.board, self.cands
-        for i in range(N_CELLS):
+        board, cands, geo = self.board, self.cands, self.geo
+        popcount, digit_of_bit = geo.popcount, geo.digit_of_bit
+        for i in range(geo.n_cells):
             if board[i]:
                 continue
             m = cands[i]
             if not m:
                 raise _DeadEnd(i)
-            if POPCOUNT[m] == 1:
-                v = DIGIT_OF_BIT[m]
+            if popcount[m] == 1:
+                v = digit_of_bit[m]
                 self.place(i, v)
-                self.pending.append(self.event(EventKind.STEP, node, (ROW_OF[i], COL_OF[i], v)))
+                self.pending.append(self.event(EventKind.STEP, node, (geo.row_of[i], geo.col_of[i], v)))
                 progress = True
         return progress
 
     def hidden_single(self, node: tuple[int, ...]) -> bool:
         """Fill the first digit that has one place left in some unit; raises when one has none."""
-        board, cands = self.board, self.cands
-        for unit in UNITS:
+        board, cands, geo = self.board, self.cands, self.geo
+        for unit in geo.units:
             present = 0
             for i in unit:
-                present |= BIT[board[i]]
-            missing = ~present & ALL_DIGITS
+                present |= geo.bit[board[i]]
+            missing = ~present & geo.all_digits
             for b in _bits(missing):
                 spot = -1
                 for i in unit:
@@ -145,26 +130,28 @@ class _Search:
                 if spot == -1:
                     raise _DeadEnd(next(i for i in unit if not board[i]))
                 if spot >= 0:
-                    v = DIGIT_OF_BIT[b]
+                    v = geo.digit_of_bit[b]
                     self.place(spot, v)
-                    self.pending.append(self.event(EventKind.STEP, node, (ROW_OF[spot], COL_OF[spot], v)))
+                    self.pending.append(
+                        self.event(EventKind.STEP, node, (geo.row_of[spot], geo.col_of[spot], v))
+                    )
                     return True
         return False
 
     def naked_subsets(self) -> bool:
         """Naked pairs and triples: k cells of a unit sharing k candidates clear them elsewhere."""
-        cands = self.cands
-        for unit in UNITS:
+        cands, popcount = self.cands, self.geo.popcount
+        for unit in self.geo.units:
             open_cells = [i for i in unit if cands[i]]
             for size in (2, 3):
-                small = [i for i in open_cells if POPCOUNT[cands[i]] <= size]
+                small = [i for i in open_cells if popcount[cands[i]] <= size]
                 if len(small) < size or len(open_cells) <= size:
                     continue
                 for group in combinations(small, size):
                     union = 0
                     for i in group:
                         union |= cands[i]
-                    if POPCOUNT[union] != size:
+                    if popcount[union] != size:
                         continue
                     changed = False
                     for i in open_cells:
@@ -177,10 +164,17 @@ class _Search:
 
     def locked_candidates(self) -> bool:
         """Pointing (a box's digit confined to one line) and claiming (a line's digit in one box)."""
-        for unit in _BOX_UNITS:
-            if self._lock(unit, (ROW_OF, COL_OF), lambda key, which: UNITS[key if which == 0 else 9 + key]):
+        geo = self.geo
+        units, n = geo.units, geo.n
+        # Boxes (pointing looks at their rows and columns) and lines (claiming looks at their boxes).
+        for unit in units[2 * n :]:
+            if self._lock(
+                unit, (geo.row_of, geo.col_of), lambda key, which: units[key if which == 0 else n + key]
+            ):
                 return True
-        return any(self._lock(unit, (BOX_OF,), lambda key, which: UNITS[18 + key]) for unit in _LINE_UNITS)
+        return any(
+            self._lock(unit, (geo.box_of,), lambda key, which: units[2 * n + key]) for unit in units[: 2 * n]
+        )
 
     def _lock(
         self,
@@ -223,10 +217,11 @@ class _Search:
     # -- the DFS ------------------------------------------------------------------------------
     def choose_cell(self) -> int:
         """The empty cell with the fewest candidates (first in row-major order on ties)."""
-        best, best_n = -1, 10
-        for i in range(N_CELLS):
+        best, best_n = -1, self.geo.n + 1
+        popcount = self.geo.popcount
+        for i in range(self.geo.n_cells):
             if not self.board[i]:
-                n = POPCOUNT[self.cands[i]]
+                n = popcount[self.cands[i]]
                 if n < best_n:
                     best, best_n = i, n
                     if n <= 2:
@@ -239,15 +234,15 @@ class _Search:
         fills, dead = self.propagate(node)
         yield from fills
         if dead >= 0:
-            yield self.event(EventKind.DEAD_END, node, info=(ROW_OF[dead], COL_OF[dead]))
+            yield self.event(EventKind.DEAD_END, node, info=(self.geo.row_of[dead], self.geo.col_of[dead]))
             return _Status.FAILED
         cell = self.choose_cell()
         if cell < 0:
             yield self.event(EventKind.GOAL, node)
             return _Status.SOLVED
-        candidates = DIGITS_OF[self.cands[cell]]
+        candidates = self.geo.digits_of[self.cands[cell]]
         saved = (self.board[:], self.cands[:])
-        r, c = ROW_OF[cell], COL_OF[cell]
+        r, c = self.geo.row_of[cell], self.geo.col_of[cell]
         for k, v in enumerate(candidates):
             if self.out_of_budget():
                 return _Status.STOPPED

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from backtrack.tasks.base import MAX_ANSWER_CHARS, TaskBase, Verdict, accept, extract_answer, reject
 from backtrack.tasks.sudoku.board import (
-    N_CELLS,
+    Geometry,
     _unit_masks,
     check_solution,
     find_conflict,
@@ -37,21 +37,18 @@ class Sudoku(TaskBase):
     name: ClassVar[str] = "sudoku"
     config_class: ClassVar[type] = SudokuConfig
 
-    @classmethod
-    def from_config(cls, **options: Any) -> Sudoku:
-        # One bound given alone moves the other default out of its way: min_givens=30 alone means
-        # 30..30, not an error against the default max of 26.
-        defaults = SudokuConfig()
-        if "min_givens" in options and "max_givens" not in options and isinstance(options["min_givens"], int):
-            options["max_givens"] = max(defaults.max_givens, options["min_givens"])
-        if "max_givens" in options and "min_givens" not in options and isinstance(options["max_givens"], int):
-            options["min_givens"] = min(defaults.min_givens, options["max_givens"])
-        return super().from_config(**options)
+    @property
+    def geometry(self) -> Geometry:
+        """The board size of this task's config (``box``): every problem it makes or reads has it."""
+        return self.config.geometry
 
     # ---- problems -----------------------------------------------------------------------------
     def problem(self, puzzle: str, solution: str | None = None) -> SudokuProblem:
-        """A problem from user text; the solution is computed (and must be unique) when not given."""
-        puzzle = parse_grid(puzzle)
+        """A problem from user text; the solution is computed (and must be unique) when not given.
+
+        The grid must have the configured size (``box``): a 6x6 task does not read 9x9 puzzles.
+        """
+        puzzle = parse_grid(puzzle, self.geometry)
         if _unit_masks(grid_values(puzzle)) is None:
             raise ValueError(f"the puzzle repeats a digit: {find_conflict(grid_values(puzzle))}")
         if solution is None:
@@ -62,7 +59,7 @@ class Sudoku(TaskBase):
                     "the puzzle has no solution" if n == 0 else "the puzzle has more than one solution"
                 )
             return SudokuProblem(puzzle, grid_to_str(first))
-        solution = parse_grid(solution)
+        solution = parse_grid(solution, self.geometry)
         wrong = check_solution(puzzle, solution)
         if wrong:
             raise ValueError(f"the solution does not solve the puzzle: {wrong}")
@@ -72,9 +69,10 @@ class Sudoku(TaskBase):
         return self.problem(row["puzzle"], row.get("solution"))
 
     def parse_problem(self, text: str) -> SudokuProblem:
-        """An 81-cell grid: digits 1-9, '0' or '.' for blanks, whitespace ignored."""
+        """An n*n-cell grid (81 on 9x9, 36 on 6x6): digits 1-n, '0' or '.' for blanks, whitespace ignored."""
         if not text.strip():
-            raise ValueError("give the puzzle as an 81-character grid ('.' or '0' for blanks)")
+            geo = self.geometry
+            raise ValueError(f"give the puzzle as a {geo.n_cells}-character grid ('.' or '0' for blanks)")
         return self.problem(text)
 
     def content_key(self, problem: SudokuProblem) -> str:
@@ -94,11 +92,12 @@ class Sudoku(TaskBase):
         a little rarer than uniform (about 2% of random dig-outs can reach 22 givens at all).
         """
         c = self.config
+        geo = self.geometry
         for _ in range(c.max_tries):
             target = rng.randint(c.min_givens, c.max_givens)
-            solution = random_solution(rng)
+            solution = random_solution(rng, geo)
             puzzle = dig_puzzle(solution, target, rng)
-            if N_CELLS - puzzle.count(0) <= c.max_givens:
+            if geo.n_cells - puzzle.count(0) <= c.max_givens:
                 return SudokuProblem(grid_to_str(puzzle), grid_to_str(solution))
         raise RuntimeError(
             f"no puzzle with <= {c.max_givens} givens in {c.max_tries} grids; raise max_givens"
@@ -119,11 +118,11 @@ class Sudoku(TaskBase):
 
     # ---- text ---------------------------------------------------------------------------------
     def prompt(self, problem: SudokuProblem) -> str:
-        """The puzzle as nine lines of nine digits, '0' for a blank (only vocabulary tokens)."""
+        """The puzzle as n lines of n digits, '0' for a blank (only vocabulary tokens)."""
         return grid_lines(problem.puzzle)
 
     def vocabulary(self) -> list[str]:
-        return vocabulary()
+        return vocabulary(self.geometry)
 
     def formats(self) -> Mapping[str, TraceFormat]:
         from backtrack.tasks.sudoku.formats import FORMATS
@@ -164,7 +163,7 @@ class Sudoku(TaskBase):
     def verify_grid(self, problem: SudokuProblem, text: str) -> Verdict:
         """Any complete valid grid that keeps every given is right (the puzzle's solution is unique)."""
         try:
-            grid = parse_grid(text)
+            grid = parse_grid(text, problem.geometry)
         except ValueError as exc:
             return reject(str(exc), "grid")
         wrong = check_solution(problem.puzzle, grid)
@@ -192,7 +191,7 @@ class Sudoku(TaskBase):
         its lines reach when complete."""
         if detect_kind(text) in ("grid", "think"):
             try:
-                return parse_grid(extract_answer(text))
+                return parse_grid(extract_answer(text), problem.geometry)
             except ValueError:
                 return None
         board = replay(puzzle_of(problem), text).board
@@ -204,8 +203,8 @@ class Sudoku(TaskBase):
 
     def well_formed(self, problem: SudokuProblem, text: str) -> bool:
         """A ``trace`` or ``steps`` text whose lines are all readable and that fills every cell, or a
-        ``grid`` of 81 digits 1-9, or a ``think`` text whose lines all read, closed by ``</think>``,
-        with such a grid in ``<answer>``. An empty or truncated output is not well formed."""
+        ``grid`` of n*n digits 1-n (81 of 1-9 on 9x9), or a ``think`` text whose lines all read, closed
+        by ``</think>``, with such a grid in ``<answer>``. An empty or truncated output is not well formed."""
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_ANSWER_CHARS:
             return False
         kind = detect_kind(text)
@@ -215,7 +214,7 @@ class Sudoku(TaskBase):
             return backtrack_k.well_formed(problem, text)
         if kind == "grid":
             try:
-                return "0" not in parse_grid(extract_answer(text))
+                return "0" not in parse_grid(extract_answer(text), problem.geometry)
             except ValueError:
                 return False
         from backtrack.tasks.sudoku.formats.common import parse_text

@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from backtrack.search.events import Event, EventKind
-from backtrack.tasks.sudoku.board import grid_lines
+from backtrack.tasks.sudoku.board import geometry_of, grid_lines
 from backtrack.tasks.sudoku.lines import format_fill, format_guess, format_nocand, format_revert, replay
 from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
 from backtrack.tasks.sudoku.search import search_events
 from backtrack.traces.base import ParsedTrace, Trace
 
 
-def _cell(r: int, c: int) -> int:
-    return r * 9 + c
+def _cell(e: Event, r: int, c: int) -> int:
+    """The index of cell (r, c) on the board of event ``e`` (its state has the board's size)."""
+    return r * geometry_of(e.state).n + c
 
 
 def trace_from_events(events: Iterable[Event]) -> Trace:
@@ -32,20 +33,21 @@ def trace_from_events(events: Iterable[Event]) -> Trace:
     for e in events:
         if e.kind is EventKind.STEP:
             r, c, v = e.action
-            lines.append(format_fill(_cell(r, c), v))
+            lines.append(format_fill(_cell(e, r, c), v, geometry_of(e.state)))
             steps += 1
         elif e.kind is EventKind.GENERATE:
             r, c, v = e.action
-            lines.append(format_guess(_cell(r, c), tuple(e.info), v))
+            geo = geometry_of(e.state)
+            lines.append(format_guess(_cell(e, r, c), tuple(e.info), v, geo))
             steps += 1
         elif e.kind is EventKind.DEAD_END:
-            lines.append(format_nocand(_cell(*e.info)))
+            lines.append(format_nocand(_cell(e, *e.info), geometry_of(e.state)))
             dead_ends += 1
         elif e.kind is EventKind.BACKTRACK:
             backtracks += 1
             if e.info["exhausted"]:
                 r, c, _ = e.action
-                lines.append(format_revert(_cell(r, c), tuple(e.info["candidates"])))
+                lines.append(format_revert(_cell(e, r, c), tuple(e.info["candidates"]), geometry_of(e.state)))
         elif e.kind is EventKind.GOAL:
             solved = True
     return Trace("\n".join(lines), solved, backtracks, dead_ends, steps)
@@ -64,7 +66,7 @@ def solution_fills(events: Iterable[Event]) -> tuple[list[tuple[int, int]], bool
             if e.kind is EventKind.GENERATE:
                 frames.append(len(fills))
             r, c, v = e.action
-            fills.append((_cell(r, c), v))
+            fills.append((_cell(e, r, c), v))
         elif e.kind is EventKind.BACKTRACK:
             del fills[frames.pop() :]
         elif e.kind is EventKind.GOAL:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 
+from backtrack.tasks.sudoku.board import geometry_of
 from backtrack.tasks.sudoku.formats.common import events_for, parse_text, solution_fills
 from backtrack.tasks.sudoku.lines import format_fill
-from backtrack.tasks.sudoku.problem import SudokuProblem
+from backtrack.tasks.sudoku.problem import SudokuProblem, puzzle_of
 from backtrack.traces.base import ParsedTrace, Trace
 
 
@@ -20,7 +21,8 @@ def render(
     """The direct solution of ``problem``. The search is deterministic, so ``rng`` is unused."""
     del rng
     fills, solved = solution_fills(events_for(problem, strategy))
-    text = "\n".join(format_fill(i, v) for i, v in fills)
+    geo = geometry_of(puzzle_of(problem))
+    text = "\n".join(format_fill(i, v, geo) for i, v in fills)
     return Trace(text, solved, backtracks=0, dead_ends=0, steps=len(fills))
 
 
