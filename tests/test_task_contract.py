@@ -14,16 +14,37 @@ from typing import Any
 import pytest
 
 from backtrack.data import split_prompt
-from backtrack.tasks import TASK_NAMES, Task, get_task
-from backtrack.tokenizer import build_tokenizer
+from backtrack.tasks import TASK_NAMES, Task
+from backtrack.tasks import get_task as _get_task
+from backtrack.tokenizer import build_tokenizer as _build_tokenizer
 from backtrack.traces import TraceFormat
 from backtrack.train.rewards import FORMAT_REWARD, verifier_reward
 
 SEEDS = range(6)
 # Options a format needs to show what it is for; formats of the same name take the same options.
 FORMAT_OPTIONS: dict[str, dict[str, Any]] = {"backtrack-k": {"k": 2}}
-CASES = [(name, fmt) for name in TASK_NAMES for fmt in get_task(name).formats()]
+# Configurations checked besides the default one, written "task:option=value,..." (values as text).
+OTHER_CONFIGS = ("sudoku:box=2x3", "sudoku:box=2x2")
+TASKS = (*TASK_NAMES, *OTHER_CONFIGS)
+CASES = [(name, fmt) for name in TASKS for fmt in _get_task(name.split(":")[0]).formats()]
 GARBAGE = ("", "   \n", "I do not know.", "<answer></answer>", "\x00\x01\x02 %%% ((((")
+
+
+def task_config(case: str) -> tuple[str, dict[str, str]]:
+    """The task name and options of a case of ``TASKS``."""
+    name, _, options = case.partition(":")
+    return name, dict(item.split("=", 1) for item in options.split(",") if item)
+
+
+def get_task(case: str, **options: Any) -> Any:
+    """The task of a case of ``TASKS`` ("sudoku" or "sudoku:box=2x3"), with ``options`` on top."""
+    name, config = task_config(case)
+    return _get_task(name, **{**config, **options})
+
+
+def build_tokenizer(case: str) -> Any:
+    name, config = task_config(case)
+    return _build_tokenizer(name, **config)
 
 
 @cache
@@ -53,17 +74,17 @@ def tagged(answer: str) -> str:
     return f"<answer>{answer}</answer>"
 
 
-@pytest.mark.parametrize("name", TASK_NAMES)
+@pytest.mark.parametrize("name", TASKS)
 def test_task_follows_the_protocol(name: str) -> None:
     task = get_task(name)
     assert isinstance(task, Task)
-    assert task.name == name
+    assert task.name == task_config(name)[0]
     assert task.formats(), "every task has at least one format"
     for fmt in task.formats().values():
         assert isinstance(fmt, TraceFormat)
     with pytest.raises(ValueError, match="no_such_option"):
         get_task(name, no_such_option=1)
-    assert get_task(name, **task.config_dict()).config == task.config
+    assert _get_task(task.name, **task.config_dict()).config == task.config
     with pytest.raises(ValueError):
         task.parse_problem("")
 
@@ -119,7 +140,7 @@ def test_mutated_answers_are_rejected(name: str, fmt: str) -> None:
         assert not task.verify(problem, tagged(elsewhere)).ok
 
 
-@pytest.mark.parametrize("name", TASK_NAMES)
+@pytest.mark.parametrize("name", TASKS)
 def test_reference_answer_verifies_and_keys_agree(name: str) -> None:
     task = get_task(name)
     for fmt in task.formats():

@@ -148,6 +148,11 @@ def parse_grid(text: str, geo: Geometry | None = None) -> str:
     if not isinstance(text, str):
         raise ValueError(f"a grid must be text, got {type(text).__name__}")
     cells = "".join(text.split())
+    if len(cells) != geo.n_cells and len(cells) in _BY_CELLS:  # a grid of another size: say so first
+        other = _BY_CELLS[len(cells)].n
+        raise ValueError(
+            f"a {geo.n}x{geo.n} grid has {geo.n_cells} cells, got {len(cells)} (a {other}x{other} grid)"
+        )
     digits = geo.digits
     for k, ch in enumerate(cells):
         if ch not in digits and ch != ".":

@@ -36,10 +36,16 @@ class SudokuConfig:
         if self.box not in BOX_SHAPES:
             raise ValueError(f"box must be one of {', '.join(map(repr, BOX_SHAPES))}, got {self.box!r}")
         low, high = DEFAULT_GIVENS[self.box]
-        if self.min_givens is None:
-            object.__setattr__(self, "min_givens", low)
-        if self.max_givens is None:
-            object.__setattr__(self, "max_givens", high)
+        # One bound given: the other defaults so that the range is not empty.
+        given_min, given_max = self.min_givens, self.max_givens
+        if given_min is None:
+            object.__setattr__(
+                self, "min_givens", low if not isinstance(given_max, int) else min(low, given_max)
+            )
+        if given_max is None:
+            object.__setattr__(
+                self, "max_givens", high if not isinstance(given_min, int) else max(high, given_min)
+            )
         for name in ("min_givens", "max_givens", "max_tries"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
