@@ -1,11 +1,12 @@
 """Figures of a Sudoku configuration: how much search its puzzles need, trace lengths, generation speed.
 
-    PYTHONPATH=src python scripts/sudoku_stats.py --box 2x3 --min-givens 9 --max-givens 12 --puzzles 1000
+    PYTHONPATH=src python scripts/sudoku_stats.py --box 2x3 --min-givens 9 --max-givens 9 --puzzles 2000
 
 For N generated puzzles it prints: the share solved by propagation alone (the naive DFS of the
 ``dfs`` format makes no guess), the share with at least one failed guess (a backtrack), the mean and
-largest number of guesses, mean/max tokens of the ``dfs`` and ``direct`` completions and of the
-prompt (the task's own tokenizer), and generation speed in puzzles per second (one core).
+largest number of guesses, tokens of the ``dfs`` and ``direct`` completions (as a dataset row holds
+them, without EOS; the task's own tokenizer) and of the prompt (without BOS), the share of dfs
+completions within each budget, and generation speed in puzzles per second (one process).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def main() -> None:
     parser.add_argument("--puzzles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", default="naive", help="search of the dfs format: naive or strategy")
+    parser.add_argument(
+        "--budgets", type=int, nargs="*", default=[128, 256, 512], help="token budgets to report"
+    )
     args = parser.parse_args()
 
     options = {"box": args.box, "min_givens": args.min_givens, "max_givens": args.max_givens}
@@ -44,8 +48,8 @@ def main() -> None:
     dfs = [formats["dfs"].render(p, strategy=args.strategy) for p in problems]
     direct = [formats["direct"].render(p, strategy=args.strategy) for p in problems]
     guesses = [t.text.count("guess:") for t in dfs]
-    dfs_tokens = [tokens(t.text + "\n") for t in dfs]
-    direct_tokens = [tokens(t.text + "\n") for t in direct]
+    dfs_tokens = [tokens(t.text) for t in dfs]
+    direct_tokens = [tokens(t.text) for t in direct]
     prompt_tokens = [tokens(task.prompt(p)) for p in problems]
     n = len(problems)
     c = task.config
@@ -58,7 +62,12 @@ def main() -> None:
     backtracks = [t.backtracks for t in dfs]
     print(f"backtracks: mean {statistics.mean(backtracks):.2f}, max {max(backtracks)}")
     print(f"prompt tokens: max {max(prompt_tokens)}")
-    print(f"dfs completion tokens: mean {statistics.mean(dfs_tokens):.1f}, max {max(dfs_tokens)}")
+    ranked = sorted(dfs_tokens)
+    p90, p99 = ranked[int(0.9 * n)], ranked[min(n - 1, int(0.99 * n))]
+    mean = statistics.mean(dfs_tokens)
+    print(f"dfs completion tokens: mean {mean:.1f}, p90 {p90}, p99 {p99}, max {max(dfs_tokens)}")
+    for budget in args.budgets:
+        print(f"dfs completions within {budget} tokens: {sum(t <= budget for t in dfs_tokens) / n:.1%}")
     print(f"direct completion tokens: mean {statistics.mean(direct_tokens):.1f}, max {max(direct_tokens)}")
     print(f"generation: {n / generate_s:.0f} puzzles/s")
 

@@ -202,3 +202,22 @@ def test_six_by_six_verifier_returns_a_verdict_for_any_text(text: str) -> None:
     assert verdict.kind != "error", verdict.reason
     if verdict.ok:  # only a real solution passes
         assert SIX.answer_key(P6, text) == P6.solution
+
+
+# ---- the 6x6 recipe --------------------------------------------------------------------------
+def test_cpu_sudoku_recipe_compares_equal_training_tokens_on_six_by_six() -> None:
+    from pathlib import Path
+
+    from backtrack.recipes import load_recipe
+
+    recipe = load_recipe(Path(__file__).resolve().parent.parent / "recipes" / "cpu-sudoku.toml")
+    assert recipe.task.name == "sudoku" and recipe.task.options["box"] == "2x3"
+    models = {m.format: m for m in recipe.models}
+    assert set(models) == {"dfs", "direct"} and all(m.init is None for m in recipe.models)
+    tokens = {
+        fmt: m.train.max_steps * m.train.batch_size * (m.train.max_length or m.context)
+        for fmt, m in models.items()
+    }
+    assert tokens["dfs"] == tokens["direct"]  # matched training compute
+    assert models["dfs"].eval[0].strategy == "sequential" and models["direct"].eval[0].strategy == "parallel"
+    assert all(m.train.bf16 is False for m in recipe.models)
