@@ -221,3 +221,24 @@ def test_cpu_sudoku_recipe_compares_equal_training_tokens_on_six_by_six() -> Non
     assert tokens["dfs"] == tokens["direct"]  # matched training compute
     assert models["dfs"].eval[0].strategy == "sequential" and models["direct"].eval[0].strategy == "parallel"
     assert all(m.train.bf16 is False for m in recipe.models)
+
+
+# ---- the command line ------------------------------------------------------------------------
+def test_cli_solves_and_verifies_a_six_by_six_puzzle_given_the_box(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from backtrack.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    p = puzzles("2x3", 1)[0]
+    code, out, _ = run("solve", "sudoku", p.puzzle, "-t", "box=2x3", "--format", "dfs")
+    assert code == 0 and SIX.verify(p, out).ok
+    code, out, _ = run("verify", "sudoku", "-t", "box=2x3", "--puzzle", p.puzzle, "--answer", p.solution)
+    assert code == 0 and out.startswith("correct")
+    code, _, err = run("solve", "sudoku", p.puzzle)  # the default task is 9x9
+    assert code == 2 and "a 9x9 grid has 81 cells, got 36 (a 6x6 grid)" in err

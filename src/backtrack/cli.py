@@ -244,11 +244,13 @@ def solve(
     option_alias: FormatOptionAlias = None,
     seed: Annotated[int, typer.Option(help="seed for formats that sample (backtrack-k)")] = 0,
     stats: Annotated[bool, typer.Option(help="print trace statistics to stderr")] = False,
+    task_option: TaskOptionOpt = None,
+    config_alias: TaskOptionAlias = None,
 ) -> None:
     """Show the symbolic search trace for one problem (Sudoku: the solved grid follows on stderr)."""
     from backtrack.traces import render
 
-    task = _task(task_name)
+    task = _task(task_name, _merged(task_option, config_alias))
     options = _format_options(task_name, fmt, _merged(format_option, option_alias))
     prob = _problem(task, problem, {"numbers": numbers, "target": target})
     trace = render(task, prob, fmt, rng=random.Random(seed), **options)
@@ -271,7 +273,9 @@ def verify(
     problem: ProblemArg = None,
     numbers: NumbersOpt = None,
     target: TargetOpt = None,
-    puzzle: Annotated[str | None, typer.Option(help="Sudoku puzzle, 81 characters")] = None,
+    puzzle: Annotated[
+        str | None, typer.Option(help="Sudoku puzzle, 81 characters (36 with -t box=2x3)")
+    ] = None,
     answer: Annotated[str | None, typer.Option(help="the answer text to check ('-' reads stdin)")] = None,
     input_path: Annotated[
         Path | None, typer.Option("--input", help="JSONL rows: the problem's fields and 'answer'")
