@@ -56,6 +56,7 @@ class _Search:
     ) -> None:
         self.board = grid_values(puzzle)
         self.geo = geo = geometry_of(self.board)
+        self.bit, self.peers = geo.bit, geo.peers  # the hot lookups of ``place``
         self.cands = [0] * geo.n_cells
         for i in range(geo.n_cells):
             if not self.board[i]:
@@ -86,11 +87,12 @@ class _Search:
         )
 
     def place(self, i: int, v: int) -> None:
-        b = self.geo.bit[v]
+        b = self.bit[v]
         self.board[i] = v
-        self.cands[i] = 0
-        for j in self.geo.peers[i]:
-            self.cands[j] &= ~b
+        cands = self.cands
+        cands[i] = 0
+        for j in self.peers[i]:
+            cands[j] &= ~b
 
     # -- deductions ---------------------------------------------------------------------------
     def naked_singles(self, node: tuple[int, ...]) -> bool:
