@@ -355,13 +355,15 @@ class _Replayer:
 LINE_FILL, LINE_GUESS, LINE_NOCAND, LINE_REVERT, LINE_BAD = _FILL, _GUESS, _NOCAND, _REVERT, _BAD
 
 
-def read_line(raw: str) -> _Line:
-    """One non-blank line read as (kind, cell, candidates, digit); kind LINE_BAD carries the error
-    text in place of the cell. Bounded: a line over MAX_LINE_CHARS is rejected unread."""
-    read = _CANONICAL_FILLS.get(raw)
+def read_line(raw: str, geo: Geometry = GEOMETRY_9X9) -> _Line:
+    """One non-blank line read as (kind, cell, candidates, digit) for a board of geometry ``geo``;
+    kind LINE_BAD carries the error text in place of the cell. Bounded: a line over MAX_LINE_CHARS is
+    rejected unread."""
+    grammar = _grammar(geo)
+    read = grammar.canonical_fills.get(raw)
     if read is None:
         line = raw.strip()
-        read = _read_line(line, True) if line else (_BAD, "blank line", (), 0)
+        read = _read_line(grammar, line, True) if line else (_BAD, "blank line", (), 0)
     return read
 
 

@@ -319,4 +319,5 @@ def propagate_guess(board: str, cell: int, value: int) -> tuple[list[tuple[int, 
     search = _Search(board, False, None, None)
     search.place(cell, value)
     fills, dead = search.propagate(())
-    return [(r * 9 + c, v) for r, c, v in (e.action for e in fills)], dead  # type: ignore[misc]
+    n = search.geo.n
+    return [(r * n + c, v) for r, c, v in (e.action for e in fills)], dead  # type: ignore[misc]

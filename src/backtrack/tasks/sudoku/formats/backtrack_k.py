@@ -22,7 +22,7 @@ A step is a fill or guess line on the current line of thought, and "step s" is t
 first s of them, so a return erases the failed guess and everything it forced (the start is step 0).
 After the return the same cell gets its right value, written as a guess with the same candidates
 ("erase and try the next candidate"); several returns may try several wrong values of one cell first.
-The answer is the solved grid, 81 digits on one line.
+The answer is the solved grid, n*n digits on one line (81 on 9x9; every board size works the same).
 
 The k wrong branches are distinct (no two share cell and value), and each dead-ends by the naive
 search's propagation alone (naked singles, no nested guess), so the parser can check it: the
@@ -46,13 +46,8 @@ from dataclasses import dataclass, field
 
 from backtrack.tasks.base import MAX_ANSWER_CHARS, MAX_ANSWER_LINES, Verdict, accept, reject
 from backtrack.tasks.sudoku.board import (
-    ALL_DIGITS,
-    BIT,
-    CELL_NAMES,
-    DIGITS_OF,
-    N_CELLS,
-    PEERS,
     check_solution,
+    geometry_of,
     grid_lines,
     grid_to_str,
     grid_values,
@@ -87,10 +82,12 @@ def return_line(step: int) -> str:
 
 def _candidates(board: list[int], i: int) -> tuple[int, ...]:
     """The digits that no peer of cell ``i`` holds, ascending (the naive search's candidates)."""
+    geo = geometry_of(board)
     used = 0
-    for j in PEERS[i]:
-        used |= BIT[board[j]]
-    return DIGITS_OF[~used & ALL_DIGITS]
+    bit = geo.bit
+    for j in geo.peers[i]:
+        used |= bit[board[j]]
+    return geo.digits_of[~used & geo.all_digits]
 
 
 # ---- rendering ----------------------------------------------------------------------------------
@@ -134,7 +131,7 @@ def _board_after(puzzle: list[int], path: list[tuple[int, int]], step: int) -> l
 
 def _site_at(board: list[int], step: int, solution: str, rng: random.Random) -> _Site | None:
     """A site at ``step``: a random empty cell with a wrong value that dead-ends, or None."""
-    cells = [i for i in range(N_CELLS) if not board[i]]
+    cells = [i for i in range(len(board)) if not board[i]]
     rng.shuffle(cells)
     text = grid_to_str(board)
     for i in cells:
@@ -220,20 +217,21 @@ def render(problem: SudokuProblem | str, rng: random.Random | None = None, *, k:
     if not solved:
         raise ValueError("the sudoku puzzle has no solution, so it has no backtrack-k trace")
     solution = grid_to_str(_board_after(puzzle, fills, len(fills)))
+    geo = geometry_of(puzzle)
     path, sites = _plan(puzzle, fills, solution, k, rng)
     lines = ["<think>"]
     written = steps = 0
     for site in sites:
-        lines.extend(format_fill(i, v) for i, v in path[written : site.step])
+        lines.extend(format_fill(i, v, geo) for i, v in path[written : site.step])
         for detour in sorted(site.detours, key=lambda d: d.value):
-            lines.append(format_guess(site.cell, site.candidates, detour.value))
-            lines.extend(format_fill(i, v) for i, v in detour.fills)
-            lines.append(format_nocand(detour.dead))
+            lines.append(format_guess(site.cell, site.candidates, detour.value, geo))
+            lines.extend(format_fill(i, v, geo) for i, v in detour.fills)
+            lines.append(format_nocand(detour.dead, geo))
             lines.append(return_line(site.step))
             steps += 1 + len(detour.fills)
-        lines.append(format_guess(site.cell, site.candidates, int(solution[site.cell])))
+        lines.append(format_guess(site.cell, site.candidates, int(solution[site.cell]), geo))
         written = site.step + 1
-    lines.extend(format_fill(i, v) for i, v in path[written:])
+    lines.extend(format_fill(i, v, geo) for i, v in path[written:])
     steps += len(path)
     lines += ["</think>", f"<answer>{solution}</answer>"]
     backtracks = sum(len(s.detours) for s in sites)
@@ -247,7 +245,7 @@ class _Reading:
     ``answer_error`` about the ``<answer>`` grid (None when it solves the puzzle)."""
 
     errors: list[str] = field(default_factory=list)
-    answer: str | None = None  # the answer's grid, when it reads as 81 cells
+    answer: str | None = None  # the answer's grid, when it reads as n*n cells of the puzzle's size
     answer_error: str | None = "no <answer>...</answer> given"
     backtracks: int = 0
     dead_ends: int = 0
@@ -285,6 +283,7 @@ def _answer_block(text: str) -> str | None:
 def _replay(puzzle: str, text: str, reading: _Reading) -> None:
     """Replay the reasoning lines into ``reading``: bounded, O(1) amortised work per line."""
     givens = grid_values(puzzle)
+    geo = geometry_of(givens)
     board = list(givens)
     history: list[int] = []  # cells filled by the steps of the current line of thought, in order
     dead = False  # a nocand was written and no return has followed yet
@@ -330,7 +329,7 @@ def _replay(puzzle: str, text: str, reading: _Reading) -> None:
                 del history[step:]
             dead = False
             continue
-        kind, i, listed, v = read_line(raw)
+        kind, i, listed, v = read_line(raw, geo)
         if kind == LINE_BAD:
             reading.error(ln, i)
             reading.unreadable = True
@@ -338,7 +337,7 @@ def _replay(puzzle: str, text: str, reading: _Reading) -> None:
         if kind == LINE_REVERT:
             reading.error(ln, "a revert line; in backtrack-k a failed guess ends with nocand and a return")
             continue
-        name = CELL_NAMES[i]
+        name = geo.cell_names[i]
         if kind == LINE_NOCAND:
             reading.dead_ends += 1
             if dead:
@@ -378,7 +377,7 @@ def _replay(puzzle: str, text: str, reading: _Reading) -> None:
     if body is None:
         return
     try:
-        grid = parse_grid(body)
+        grid = parse_grid(body, geo)
     except ValueError as exc:
         reading.answer_error = f"answer: {exc}"
         return
@@ -386,8 +385,8 @@ def _replay(puzzle: str, text: str, reading: _Reading) -> None:
     wrong = check_solution(puzzle, grid)
     reading.answer_error = f"answer: {wrong}" if wrong else None
     if reached != grid:
-        at = next(j for j in range(N_CELLS) if reached[j] != grid[j])
-        reading.error(0, f"the reasoning's grid differs from the answer at {CELL_NAMES[at]}")
+        at = next(j for j in range(geo.n_cells) if reached[j] != grid[j])
+        reading.error(0, f"the reasoning's grid differs from the answer at {geo.cell_names[at]}")
 
 
 def _read(problem: SudokuProblem | str, text: str) -> _Reading:
@@ -443,6 +442,6 @@ def verify(problem: SudokuProblem | str, text: str) -> Verdict:
 
 
 def well_formed(problem: SudokuProblem | str, text: str) -> bool:
-    """Every line in a form of the format, ``</think>`` closed, and an answer of 81 digits 1-9."""
+    """Every line in a form of the format, ``</think>`` closed, and an answer of n*n digits 1-n."""
     r = _read(problem, text)
     return r.closed and not r.unreadable and r.answer is not None and "0" not in r.answer
