@@ -23,6 +23,7 @@ from backtrack.tasks.sudoku import (
     grid_lines,
     vocabulary,
 )
+from backtrack.tasks.sudoku.lines import THINK_LITERALS, THINK_WORDS
 from backtrack.tokenizer import build_tokenizer
 
 SIZES = {"2x3": 6, "2x2": 4}
@@ -105,7 +106,10 @@ def test_generated_puzzles_are_unique_within_the_givens_and_deterministic(box: s
 
 
 @pytest.mark.parametrize("box", SIZES)
-@pytest.mark.parametrize(("fmt", "options"), [("dfs", {}), ("dfs", {"strategy": "strategy"}), ("direct", {})])
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("dfs", {}), ("dfs", {"strategy": "strategy"}), ("direct", {}), ("backtrack-k", {"k": 2})],
+)
 def test_render_parse_verify_round_trip(box: str, fmt: str, options: dict) -> None:
     task = get_task("sudoku", box=box)
     n = SIZES[box]
@@ -117,7 +121,8 @@ def test_render_parse_verify_round_trip(box: str, fmt: str, options: dict) -> No
         assert task.verify(p, trace.text).ok and task.verify(p, task.prompt(p) + trace.text).ok
         assert task.answer_key(p, trace.text) == p.solution
         assert task.well_formed(p, trace.text)
-        cells = {line.split(" = ")[0].split(": ")[-1].split(" [")[0] for line in trace.text.splitlines()}
+        lines = [line for line in trace.text.splitlines() if line[:1] in "(gnr"]
+        cells = {line.split(" = ")[0].split(": ")[-1].split(" [")[0] for line in lines}
         assert cells <= set(geometry(box).cell_names)
         # The problem round-trips through a dataset row and through its prompt text.
         assert task.problem_from_dict(p.to_dict()) == p
@@ -152,13 +157,14 @@ def test_nine_by_nine_vocabulary_is_unchanged() -> None:
     words = vocabulary()
     assert words == Sudoku().vocabulary()
     assert words[:81] == list(CELL_NAMES) and words[81:91] == list("0123456789")
-    assert words[91:] == ["guess", "nocand", "revert", "none", ": ", " = ", "[", "]", ", ", " ", "\n"]
+    assert words[91:102] == ["guess", "nocand", "revert", "none", ": ", " = ", "[", "]", ", ", " ", "\n"]
+    assert words[102:] == [*THINK_LITERALS, *THINK_WORDS]  # backtrack-k's tags and sentence
 
 
 def test_six_by_six_vocabulary_has_its_cells_and_digits_only() -> None:
     words = get_task("sudoku", box="2x3").vocabulary()
     assert "(5, 5)" in words and "(6, 0)" not in words and "(0, 6)" not in words
-    assert "6" in words and "7" not in words
+    assert "6" in words and "7" not in words and "Wait" in words  # backtrack-k reads on 6x6 too
     tokenizer = build_tokenizer("sudoku", box="2x3")
     p = puzzles("2x3", 1)[0]
     text = get_task("sudoku", box="2x3").formats()["dfs"].render(p).text
