@@ -247,7 +247,8 @@ def solve(
     task_option: TaskOptionOpt = None,
     config_alias: TaskOptionAlias = None,
 ) -> None:
-    """Show the symbolic search trace for one problem (Sudoku: the solved grid follows on stderr)."""
+    """Show the symbolic search trace for one problem; its answer (a CountDown expression, the
+    solved Sudoku grid, ...) follows on stderr."""
     from backtrack.traces import render
 
     task = _task(task_name, _merged(task_option, config_alias))
@@ -257,11 +258,9 @@ def solve(
     text = trace.text
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
-    if task_name == "sudoku":
-        # stderr: stdout stays the trace alone, which `backtrack verify` accepts as it is.
-        from backtrack.tasks.sudoku.board import grid_lines
-
-        typer.echo("solved grid:\n" + grid_lines(prob.solution).rstrip("\n"), err=True)
+    # stderr: stdout stays the trace alone, which `backtrack verify` accepts as it is.
+    if answer := task.reference_answer(prob, trace):
+        typer.echo(f"answer: {answer}", err=True)
     if stats:
         typer.echo(json.dumps(trace.stats()), err=True)
 
