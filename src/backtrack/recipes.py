@@ -517,17 +517,17 @@ name = "base"
 format = "direct"
 size = "1M"
 context = 272  # two ~117-token solutions per packed row
-train = { max_steps = 500, learning_rate = 2e-3, batch_size = 16, save_steps = 100, bf16 = false }
+train = { max_steps = 700, learning_rate = 2e-3, batch_size = 16, save_steps = 100, bf16 = false }
 eval = []
 
-# Each arm: 870k row tokens of its own data (200 x 16 x 272 = 400 x 2 x 1088).
+# Each arm: 1.31M row tokens of its own data (300 x 16 x 272 = 600 x 2 x 1088).
 [[models]]
 name = "direct"
 format = "direct"
 size = "1M"
 context = 272
 init = "base"
-train = { max_steps = 200, learning_rate = 1e-3, batch_size = 16, save_steps = 100, bf16 = false }
+train = { max_steps = 300, learning_rate = 1e-3, batch_size = 16, save_steps = 100, bf16 = false }
 # One draw of 16 samples per problem, read three ways: best-of-n with a perfect checker (oracle),
 # majority vote over claimed answers, and the verifier as an early stop (first_valid).
 [[models.eval]]
@@ -551,7 +551,7 @@ format = "think"  # the DFS with its last level decided silently (the reference'
 size = "1M"
 context = 1088  # the largest budget plus the prompt
 init = "base"
-train = { max_steps = 400, learning_rate = 1e-3, batch_size = 2, save_steps = 100, bf16 = false }
+train = { max_steps = 600, learning_rate = 1e-3, batch_size = 2, save_steps = 100, bf16 = false }
 # One greedy search (the reference's sequential arm), best-of-n over whole sampled searches, and
 # the hybrid: 2 sampled searches sharing each budget.
 eval = [
