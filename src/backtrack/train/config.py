@@ -499,15 +499,7 @@ def sft_training_arguments(settings: SFTSettings, out: Path, bf16: bool, device:
         # --multi_gpu`) on a machine without CUDA one gloo DDP run: without it accelerate sets up the
         # process group but leaves the state non-distributed, so each process trains alone.
         use_cpu=device.type == "cpu",
-        logging_strategy="steps",
-        logging_steps=settings.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps" if settings.save_steps else "no",
-        save_steps=settings.save_steps or 500,
-        save_total_limit=settings.save_total_limit,
-        seed=settings.seed,
-        report_to="none",
-        disable_tqdm=True,  # the token-rate callback draws the bar
+        **_logging_and_saving(settings),
         remove_unused_columns=False,  # rows are built by PackedDataset, not from dataset columns
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=settings.dataloader_num_workers,
@@ -559,15 +551,7 @@ def grpo_config(
         # vLLM reads its own tokenizer from the checkpoint (AutoTokenizer, which misreads ours; see
         # backtrack.models._load_tokenizer): name the stop token explicitly rather than trust its EOS.
         generation_kwargs={"stop_token_ids": [eos_token_id]} if use_vllm else None,
-        logging_strategy="steps",
-        logging_steps=settings.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps" if settings.save_steps else "no",
-        save_steps=settings.save_steps or 500,
-        save_total_limit=settings.save_total_limit,
-        seed=settings.seed,
-        report_to="none",
-        disable_tqdm=True,  # the monitor draws the bar
+        **_logging_and_saving(settings),
         dataloader_pin_memory=device.type == "cuda",
         ddp_find_unused_parameters=False,  # a causal LM uses every parameter
         log_completions=False,
@@ -581,3 +565,20 @@ def _checkpointing_argument(config_class: Any, enabled: bool) -> dict[str, bool]
     fields = getattr(config_class, "__dataclass_fields__", {})
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     return {name: enabled}
+
+
+def _logging_and_saving(settings: Any) -> dict[str, Any]:
+    """Trainer arguments SFT and GRPO share: log every ``logging_steps``, checkpoint every
+    ``save_steps`` (none when 0), seeded, no external reporting, and no Trainer progress bar (our own
+    callback draws one)."""
+    return {
+        "logging_strategy": "steps",
+        "logging_steps": settings.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "steps" if settings.save_steps else "no",
+        "save_steps": settings.save_steps or 500,
+        "save_total_limit": settings.save_total_limit,
+        "seed": settings.seed,
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
