@@ -1,4 +1,5 @@
-"""CountDown search and its four trace formats: dfs (and beam), think, direct, backtrack-k.
+"""CountDown search and its trace formats: dfs (and beam), think, direct, backtrack-k (compact has its
+own file, test_countdown_compact.py).
 
 Every rendered trace must parse back to the renderer's own counts, verify exactly when it is solved,
 and carry an answer that replays legally; mutated traces must not verify.
@@ -232,7 +233,7 @@ def test_unknown_format_search_and_heuristic_are_rejected():
         traces.render("countdown", p, "dfs", heuristic="max")
     with pytest.raises(ValueError, match="beam width"):
         traces.render("countdown", p, "dfs", search="beam", beam_width=0)
-    assert set(traces.formats("countdown")) == {"dfs", "direct", "think", "backtrack-k"}
+    assert set(traces.formats("countdown")) == {"dfs", "direct", "think", "compact", "backtrack-k"}
 
 
 def test_formats_need_a_solvable_problem():

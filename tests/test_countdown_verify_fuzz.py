@@ -29,6 +29,7 @@ from backtrack.tasks import get_task
 from backtrack.tasks.base import MAX_ANSWER_CHARS, Verdict
 from backtrack.tasks.countdown import CountdownProblem, extract_answer, steps_to_expression
 from backtrack.tasks.countdown.formats import backtrack_k as countdown_backtrack_k
+from backtrack.tasks.countdown.formats import compact as countdown_compact
 from backtrack.tasks.countdown.formats import dfs as countdown_dfs
 
 TASK = get_task("countdown")
@@ -170,6 +171,11 @@ def assert_sound(problem: CountdownProblem, text: str, verdict: Verdict, use_all
         assert parsed.valid
         task = TASK if use_all else LOOSE
         assert task.verify_steps(problem, list(parsed.answer)).ok, text[-300:]
+    elif verdict.kind == "compact":
+        parsed = countdown_compact.parse(problem, text, use_all=use_all)
+        assert parsed.valid
+        task = TASK if use_all else LOOSE
+        assert task.verify_steps(problem, list(parsed.answer)).ok, text[-300:]
     elif verdict.kind == "think":
         parsed = countdown_backtrack_k.parse(problem, text, use_all=use_all)
         assert oracle_expression(problem, parsed.answer, use_all), parsed.answer
@@ -205,6 +211,10 @@ def test_random_printable_garbage_gets_a_fast_verdict(text):
 
 FRAGMENTS = [
     "Current State: ",
+    "Try ",
+    "[36, 2]: ",
+    ". Goal Reached",
+    ". No Solution",
     "72:",
     "[62, 36, 6, 70]",
     "[36, 6, 8]",
@@ -322,7 +332,7 @@ def correct_answer(problem: CountdownProblem, kind: str) -> str:
         return "\n".join(f"Step {i}: {s}" for i, s in enumerate(steps, 1))
     if kind == "backtrack-k":
         return traces.render("countdown", problem, "backtrack-k", k=1).text
-    return traces.render("countdown", problem, kind).text  # dfs, think, direct
+    return traces.render("countdown", problem, kind).text  # dfs, think, compact, direct
 
 
 def mutate(text: str, edits) -> str:
@@ -339,7 +349,9 @@ def mutate(text: str, edits) -> str:
 
 @given(
     seed=SEEDS,
-    kind=st.sampled_from(["expression", "tagged", "steps", "direct", "dfs", "think", "backtrack-k"]),
+    kind=st.sampled_from(
+        ["expression", "tagged", "steps", "direct", "dfs", "think", "compact", "backtrack-k"]
+    ),
     edits=EDITS,
 )
 def test_mutated_correct_answers_get_fast_sound_verdicts(seed, kind, edits):

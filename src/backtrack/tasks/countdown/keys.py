@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from backtrack.tasks.base import extract_answer
+from backtrack.tasks.countdown.formats import compact
 from backtrack.tasks.countdown.formats.dfs import parse_ops
 from backtrack.tasks.countdown.text import detect_kind, parse_step, parse_steps
 
 
 def answer_key(problem: Any, text: str) -> str | None:
     """The expression ``text`` claims, canonical, or None when it claims none."""
-    if detect_kind(text) == "trace":
-        steps = _claimed_goal_path(text)
+    kind = detect_kind(text)
+    if kind in ("trace", "compact"):
+        steps = _claimed_goal_path(text) if kind == "trace" else compact.claimed_goal_path(text)
         return None if steps is None else _steps_key(problem.numbers, steps)
     body = extract_answer(text)
     steps = parse_steps(body)

@@ -70,7 +70,10 @@ def parse_steps(text: str) -> list[Step] | str:
 
 
 def detect_kind(text: str) -> str:
-    """Which kind of output this is: 'trace' (dfs/think), 'think' (backtrack-k), 'steps' or 'expression'."""
+    """Which kind of output this is: 'trace' (dfs/think), 'compact', 'think' (backtrack-k), 'steps' or
+    'expression'."""
+    if text.startswith("Try ") or "\nTry " in text:  # before "trace": its prompt is a Current State line
+        return "compact"
     if "Current State:" in text or "Exploring Operation:" in text:
         return "trace"
     if "<think>" in text or "</think>" in text:

@@ -36,6 +36,11 @@ def _verify_text(problem: CountdownProblem, answer: str, use_all: bool) -> Verdi
 
         parsed = dfs.parse(problem, answer, use_all=use_all)
         return Verdict(parsed.valid, parsed.reason, "trace")
+    if kind == "compact":
+        from backtrack.tasks.countdown.formats import compact
+
+        parsed = compact.parse(problem, answer, use_all=use_all)
+        return Verdict(parsed.valid, parsed.reason, "compact")
     if kind == "think":
         from backtrack.tasks.countdown.formats import backtrack_k
 

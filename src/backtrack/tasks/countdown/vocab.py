@@ -9,6 +9,8 @@ WORDS = (
     # Stream-of-Search trace (dfs, think, direct)
     "Current", "State", "Operations", "Operation", "Exploring", "Resulting", "Numbers", "Generated",
     "Node", "Moving", "to", "equal", "unequal", "Goal", "Reached", "No", "Solution",
+    # compact
+    "Try",
     # backtrack-k
     "<think>", "</think>", "<answer>", "</answer>", "Step", "left", "Wait", "is", "not", "this",
     "doesn't", "lead", "the", "correct", "solution", "Let", "me", "go", "back", "step", "start", "target",

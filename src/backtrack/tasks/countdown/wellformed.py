@@ -5,6 +5,7 @@ By output kind (``detect_kind``):
 - ``trace`` (dfs / direct / think formats): the trace claims the goal (``... equal: Goal Reached``)
   and every line is a line of the format (no malformed or unrecognised line); wrong arithmetic or
   a wrong path is a content error, so still well formed.
+- ``compact``: the same, for the compact format's lines.
 - ``think`` (backtrack-k): every ``Step`` line is well formed and an ``<answer>`` holds an
   arithmetic expression combining at least two numbers.
 - ``steps``: every line parses as ``a op b = c``.
@@ -33,6 +34,11 @@ def well_formed(problem: CountdownProblem, text: str, *, use_all: bool = True) -
         from backtrack.tasks.countdown.formats import dfs
 
         parsed = dfs.parse(problem, text, use_all=use_all)
+        return parsed.goal_claimed and not any(m in e for e in parsed.errors for m in _FORM_ERRORS)
+    if kind == "compact":
+        from backtrack.tasks.countdown.formats import compact
+
+        parsed = compact.parse(problem, text, use_all=use_all)
         return parsed.goal_claimed and not any(m in e for e in parsed.errors for m in _FORM_ERRORS)
     if kind == "think":
         from backtrack.tasks.countdown.formats import backtrack_k
