@@ -21,26 +21,23 @@ RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 def base() -> dict:
     """A two-model recipe to mutate: the default study's arms, the backtracking one continuing from
-    the direct one (its shared base left out)."""
+    the direct one."""
     data = tomllib.loads(DEFAULT_RECIPE_TOML)
-    data["models"] = data["models"][1:]
-    del data["models"][0]["init"]
     data["models"][1]["init"] = data["models"][0]["name"]
     return data
 
 
-def test_default_recipe_compares_two_arms_of_one_shared_base_at_equal_training_tokens():
+def test_default_recipe_compares_two_arms_from_scratch_at_equal_training_tokens():
     recipe = default_recipe()
     assert recipe.task.name == "countdown"
-    base, direct, dfs = recipe.models
-    assert (base.format, direct.format, dfs.format) == ("direct", "direct", "think")
-    assert not base.eval and direct.init == dfs.init == base.name
-    assert dfs.format_options == {}  # the paper's heuristic child order
+    direct, dfs = recipe.models
+    assert (direct.format, dfs.format) == ("direct", "compact")
+    assert direct.init is None and dfs.init is None
     rows = {
         m.name: m.train.max_steps * m.train.batch_size * (m.train.max_length or m.context)
         for m in (direct, dfs)
     }
-    assert rows["direct"] == rows["dfs"]  # each arm's own training tokens (packed rows) are equal
+    assert rows["direct"] == rows["dfs"]  # each arm's training tokens (packed rows) are equal
     assert all(m.train.bf16 is False for m in recipe.models)  # the same numbers with or without AMX
     assert [e.strategy for e in dfs.eval] == ["sequential", "parallel", "hybrid"]
     assert [e.select for e in direct.eval] == ["oracle", "majority", "first_valid"]
@@ -165,7 +162,7 @@ def test_a_misspelt_key_names_the_key_it_meant_and_every_error_is_listed():
 
 
 def test_format_options_and_budgets_are_checked_at_parse_time():
-    with pytest.raises(RecipeError, match="heuristc: not an option of format countdown/think"):
+    with pytest.raises(RecipeError, match="heuristc: not an option of format countdown/compact"):
         parse_recipe(mutate(("models", 1, "format_options"), {"heuristc": "mult"}))
     with pytest.raises(RecipeError, match="need a context of"):
         parse_recipe(mutate(("models", 1, "eval", 0, "budgets"), [64, 100_000]))
