@@ -16,7 +16,7 @@ from backtrack.data import GENERATOR_VERSION, build_dataset, split_prompt
 from backtrack.tasks import get_task
 from backtrack.traces import format_of, formats, parse, render
 
-COUNTDOWN_FORMATS = ("dfs", "think", "direct", "backtrack-k")
+COUNTDOWN_FORMATS = ("dfs", "think", "compact", "direct", "backtrack-k")
 CASES = [("countdown", fmt, 60) for fmt in COUNTDOWN_FORMATS] + [
     ("sudoku", "dfs", 12),
     ("sudoku", "direct", 12),
