@@ -1,31 +1,41 @@
 """One arm of the default study outside a recipe, every setting an environment variable (for sweeps).
 
 Examples (the figures in docs/study.md):
-    FMT=compact BASE_STEPS=0 ARM_STEPS=1200 ARM_BS=4 ARM_LR=2e-3 CTX=640 BUDGETS=64,128,256,512 EVAL_N=174 python scripts/arm_experiment.py
-    FMT=compact BASE_STEPS=0 ARM_STEPS=2400 ARM_BS=2 ARM_LR=2e-3 WD=0.1 CTX=640 BUDGETS=64,128,256,512 EVAL_N=174 python scripts/arm_experiment.py
+    FMT=compact BASE_STEPS=0 ARM_STEPS=1200 ARM_BS=4 ARM_LR=2e-3 CTX=640 \
+        BUDGETS=64,128,256,512 EVAL_N=174 python scripts/arm_experiment.py
+    FMT=compact BASE_STEPS=0 ARM_STEPS=2400 ARM_BS=2 ARM_LR=2e-3 WD=0.1 CTX=640 \
+        BUDGETS=64,128,256,512 EVAL_N=174 python scripts/arm_experiment.py
 """
 
-import json, os, random, sys, time
+import hashlib
+import json
+import os
+import time
 from pathlib import Path
-import datasets, torch
+
+import datasets
+import torch
+
 from backtrack.data import build_dataset
+from backtrack.evaluate import evaluate_model
+from backtrack.models import build_model, load_model
+from backtrack.recipes import EvalSpec
 from backtrack.tasks import get_task
 from backtrack.tasks.countdown import combine
 from backtrack.tokenizer import build_tokenizer
-from backtrack.models import build_model, load_model
 from backtrack.train.sft import SFTSettings, train_sft
-from backtrack.evaluate import evaluate_model
-from backtrack.recipes import EvalSpec
 
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-E = lambda k, d: type(d)(os.environ.get(k, d))
+
+
+def E(key, default):
+    """The environment variable `key`, converted to the type of `default`."""
+    return type(default)(os.environ.get(key, default))
+
+
+GAME = {"n_numbers": 3, "min_number": 1, "max_number": 9, "min_target": 1, "max_target": 50}
 ROOT = Path(E("ROOT", "runs/arm-experiments"))
-OPTS = json.loads(
-    E(
-        "GAME",
-        '{"n_numbers": 3, "min_number": 1, "max_number": 9, "min_target": 1, "max_target": 50, "split_by": "problem"}',
-    )
-)
+OPTS = json.loads(E("GAME", json.dumps({**GAME, "split_by": "problem"})))
 N = E("N", 20000)
 TEST = E("TEST", 200)
 SIZE = E("SIZE", "1M")
@@ -46,8 +56,6 @@ tok = build_tokenizer(
     "countdown", whole_numbers=E("WN", 99), **{k: v for k, v in OPTS.items() if k == "n_numbers"}
 )
 gkey = json.dumps(OPTS, sort_keys=True)
-import hashlib
-
 gh = hashlib.sha1((gkey + str(N)).encode()).hexdigest()[:8]
 
 
@@ -80,7 +88,7 @@ def arith_rows(ds):
                 rest = [n for k, n in enumerate(nums) if k not in (i, j)]
                 for s in combine(nums[i], nums[j]):
                     lines.append(f"{s}")
-                    new = rest + [s.result]
+                    new = [*rest, s.result]
                     if len(new) == 2:
                         lines.append("  " + " ".join(str(t) for t in combine(new[0], new[1])))
         rows.append(
@@ -145,5 +153,6 @@ print("eval time", round(time.time() - t))
 for c in entry["curves"]:
     print([(p["budget"], p["samples"], round(p["accuracy"], 3)) for p in c["points"]])
 print("trace_stats", json.dumps(entry.get("trace_stats", {})))
-json.dump({"entry": entry, "recs": recs[:40]}, open(ROOT / f"res-{TAG}.json", "w"), default=str)
+with open(ROOT / f"res-{TAG}.json", "w") as f:
+    json.dump({"entry": entry, "recs": recs[:40]}, f, default=str)
 print("total", round(time.time() - t0))
