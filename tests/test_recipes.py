@@ -191,14 +191,17 @@ def test_recipes_are_frozen():
         recipe.seed = 3  # type: ignore[misc]
 
 
-def test_cpu_rl_recipe_runs_grpo_on_both_arms_of_a_shared_base():
+def test_cpu_rl_recipe_runs_grpo_on_two_arms_with_equal_training_tokens():
     recipe = load_recipe(RECIPES / "cpu-rl.toml")
-    base, direct, dfs = recipe.models
-    assert not base.eval and direct.init == dfs.init == base.name
-    assert (direct.format, dfs.format) == ("direct", "think")
+    direct, dfs = recipe.models
+    assert direct.init is None and dfs.init is None
+    assert (direct.format, dfs.format) == ("direct", "compact")
     assert direct.rl is not None and dfs.rl is not None
     assert max(direct.eval[0].samples) == 32  # pass@1 and pass@32 before and after GRPO
     assert dfs.eval[0].strategy == "sequential"
+    assert max(dfs.eval[0].budgets) == dfs.rl.max_completion_length  # rewarded at the evaluated budget
+    row_tokens = [m.train.max_steps * m.train.batch_size * m.context for m in (direct, dfs)]
+    assert abs(row_tokens[0] - row_tokens[1]) / row_tokens[1] < 0.01
     assert recipe.data.test_size >= 200
     paper = {m.name: m.rl for m in load_recipe(RECIPES / "paper-countdown.toml").models}
     assert paper["dfs-17M"].learning_rate == 1e-6 and paper["dfs-17M"].num_generations == 8
