@@ -51,6 +51,7 @@ CTX = E("CTX", 1088)
 BUDGETS = [int(b) for b in E("BUDGETS", "256,512,1024").split(",")]
 EVAL_N = E("EVAL_N", 100)
 TAG = E("TAG", "e")
+SEED = E("SEED", 0)  # the arm's initial weights and data order
 task = get_task("countdown", **OPTS)
 tok = build_tokenizer(
     "countdown", whole_numbers=E("WN", 99), **{k: v for k, v in OPTS.items() if k == "n_numbers"}
@@ -110,7 +111,7 @@ def settings(out, steps, bs, lr, ml):
         warmup_ratio=0.05,
         weight_decay=E("WD", 0.0),
         save_steps=10**6,
-        seed=0,
+        seed=SEED,
         bf16=False,
         overwrite=True,
     )
@@ -135,7 +136,7 @@ if BASE_STEPS > 0:
     m, _ = load_model(base_dir)
     m.config.max_position_embeddings = CTX
 else:
-    m = build_model(SIZE, tok, CTX, seed=0)
+    m = build_model(SIZE, tok, CTX, seed=SEED)
 t = time.time()
 r = train_sft(m, tok, train, settings(arm_dir, ARM_STEPS, ARM_BS, ARM_LR, CTX))
 d = r.to_dict()
