@@ -540,8 +540,9 @@ format = "compact"  # the exhaustive DFS, one line per two-number state, every f
 size = "1M"
 context = 640  # the largest budget plus the prompt
 # Small batches give the 1M model many optimizer steps: it learns to compare a written result with
-# the target only late in training (weight decay brings that forward).
-train = { max_steps = 2380, learning_rate = 2e-3, batch_size = 2, weight_decay = 0.1, bf16 = false }
+# the target only late in training. Weight decay and a learning rate of 3e-3 bring that forward, so
+# every seed tried gets there within the schedule (at 2e-3 one seed of three did not).
+train = { max_steps = 2380, learning_rate = 3e-3, batch_size = 2, weight_decay = 0.1, bf16 = false }
 # One greedy search (the reference's sequential arm), best-of-n over whole sampled searches, and
 # the hybrid: 2 sampled searches sharing each budget.
 eval = [
