@@ -35,8 +35,9 @@ def error_kinds(run: Path, name: str, strategy: str) -> tuple[int, Counter[str]]
     fmt = model_format(recipe, name)
     task = get_task(recipe["task"]["name"], **recipe["task"]["options"])
     data_dirs = sorted((run / "data").glob(f"{fmt}-*"))
-    if not data_dirs:
-        raise SystemExit(f"no {fmt} data under {run / 'data'}")
+    if len(data_dirs) != 1:  # the eval's indices point into one data set; guessing could misparse
+        found = ", ".join(d.name for d in data_dirs) or "none"
+        raise SystemExit(f"expected one {fmt} data set under {run / 'data'}, found: {found}")
     test = datasets.load_from_disk(str(data_dirs[0]))["test"]
     parse = task.formats()[fmt].parse
     kinds: Counter[str] = Counter()
